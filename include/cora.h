@@ -1,0 +1,12 @@
+/* cora: asyncio for C. The umbrella header: include this one.
+ *
+ * One header per layer lives under cora/; see docs/ for the guide.
+ */
+#ifndef CORA_H
+#define CORA_H
+
+#include "cora/core.h"
+#include "cora/io.h"
+#include "cora/sync.h"
+
+#endif

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# scripts/setup.sh [test|bench|all]: installs the Debian 12 packages cora needs that
+# are missing. Every Makefile target runs it first, so a fresh machine needs nothing
+# done by hand. Installing needs root; as another user it names what is missing and
+# stops.
+set -euo pipefail
+
+profile=${1:-test}
+
+# Building the library and running its tests (both context switches, ASan, TSan,
+# valgrind, the aarch64 switch under qemu-user).
+build_pkgs=(build-essential cmake pkg-config liburing-dev libcmocka-dev)
+test_pkgs=(valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+# The peers bench/ measures against, in the same run.
+bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 g++)
+
+case "$profile" in
+  demo) want=("${build_pkgs[@]}") ;;
+  test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+  bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  all) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  *) echo "usage: $0 [demo|test|bench|all]" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in "${want[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+if [[ $(id -u) -ne 0 ]]; then
+  echo "setup: missing Debian packages: ${missing[*]}" >&2
+  echo "setup: run as root (or: sudo apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,271 @@
+/* src/core/internal.h: what the core layer shares between its files and with the
+ * layers above it. Nothing here is part of the public API. */
+#ifndef CORA_CORE_INTERNAL_H
+#define CORA_CORE_INTERNAL_H
+
+#include "cora/core.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- Sanitizer detection ------------------------------------------------------- */
+
+#if defined(__SANITIZE_ADDRESS__)
+#define CORA__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CORA__ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define CORA__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define CORA__TSAN 1
+#endif
+#endif
+
+/* The sanitizers must be told about every stack switch, or ASan reports false
+ * stack-buffer-overflows and TSan loses track of happens-before. Declared here
+ * rather than through <sanitizer/...> headers, which not every toolchain ships. */
+#ifdef CORA__ASAN
+void __sanitizer_start_switch_fiber(void **fake_stack_save, const void *bottom, size_t size);
+void __sanitizer_finish_switch_fiber(void *fake_stack_save, const void **bottom_old,
+                                     size_t *size_old);
+#endif
+#ifdef CORA__TSAN
+void *__tsan_get_current_fiber(void);
+void *__tsan_create_fiber(unsigned flags);
+void __tsan_destroy_fiber(void *fiber);
+void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+#endif
+
+/* ---- Intrusive doubly linked list (circular, with a head node) ------------------ */
+
+typedef struct cora__list {
+    struct cora__list *prev, *next;
+} cora__list;
+
+#define CORA__CONTAINER_OF(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+static inline void cora__list_init(cora__list *h)
+{
+    h->prev = h->next = h;
+}
+static inline bool cora__list_empty(const cora__list *h)
+{
+    return h->next == h;
+}
+static inline void cora__list_push_back(cora__list *h, cora__list *n)
+{
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void cora__list_remove(cora__list *n)
+{
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = n;
+}
+static inline cora__list *cora__list_pop_front(cora__list *h)
+{
+    cora__list *n = h->next;
+    if (n == h) return NULL;
+    cora__list_remove(n);
+    return n;
+}
+
+/* ---- Context switch (src/core/ctx.h has the per-architecture choice) ------------ */
+
+#include "ctx.h"
+
+/* ---- Stacks (stack.c) ---------------------------------------------------------- */
+
+typedef struct cora__stack {
+    void *map;       /* start of the mapping (the guard page, when there is one) */
+    size_t map_size; /* whole mapping */
+    void *lo;        /* lowest usable byte */
+    size_t size;     /* usable bytes, from lo up */
+    uint8_t guard;   /* CORA__GUARD_* that protects this stack */
+    unsigned valgrind_id; /* VALGRIND_STACK_REGISTER's handle, so valgrind follows switches */
+    struct cora__stack *next_free;
+} cora__stack;
+
+enum { CORA__GUARD_NONE, CORA__GUARD_MADVISE, CORA__GUARD_MPROTECT };
+
+typedef struct cora__stack_pool {
+    cora__stack *free; /* pooled stacks of the default size */
+    size_t nfree, max_free;
+    size_t page;
+    int guard_mode;         /* what the kernel offers: CORA__GUARD_MADVISE or _MPROTECT */
+    size_t mprotect_budget; /* guards that mprotect may still make (each splits a VMA) */
+    size_t unguarded;       /* stacks handed out without a guard page */
+    size_t live;            /* stacks handed out and not returned */
+} cora__stack_pool;
+
+int cora__stack_pool_init(cora__stack_pool *p);
+void cora__stack_pool_close(cora__stack_pool *p);
+/* Gives a stack of at least `size` usable bytes, or NULL (errno set). */
+cora__stack *cora__stack_get(cora__stack_pool *p, size_t size);
+void cora__stack_put(cora__stack_pool *p, cora__stack *s);
+
+/* ---- Timers (timer.c): a binary min-heap keyed by (deadline, sequence) ----------- */
+
+typedef struct cora__timer {
+    int64_t deadline;
+    uint64_t seq; /* insertion order: equal deadlines fire first-in first-out */
+    size_t index; /* position in the heap; SIZE_MAX when not armed */
+    void (*fire)(struct cora__timer *);
+} cora__timer;
+
+typedef struct cora__heap {
+    cora__timer **items;
+    size_t len, cap;
+    uint64_t next_seq;
+} cora__heap;
+
+void cora__heap_init(cora__heap *h);
+void cora__heap_free(cora__heap *h);
+int cora__heap_push(cora__heap *h, cora__timer *t); /* 0 or -ENOMEM */
+void cora__heap_remove(cora__heap *h, cora__timer *t);
+static inline cora__timer *cora__heap_top(const cora__heap *h)
+{
+    return h->len ? h->items[0] : NULL;
+}
+static inline bool cora__timer_armed(const cora__timer *t)
+{
+    return t->index != SIZE_MAX;
+}
+
+/* ---- Tasks and the loop -------------------------------------------------------- */
+
+enum cora__task_state { CORA__READY, CORA__RUNNING, CORA__SUSPENDED, CORA__DONE };
+
+/* Called when a parked task is cancelled: must unhook the task from what it waits
+ * on and arrange for cora__wake to be called (at once, or later when the kernel is
+ * done with an operation). */
+typedef void (*cora__cancel_fn)(cora_task *t);
+
+typedef struct cora__local_slot {
+    const cora_local *key;
+    void *value;
+} cora__local_slot;
+
+struct cora_task {
+    cora__ctx ctx;
+    cora__list link;     /* run queue, or the list of what it waits on */
+    cora__list all_link; /* every live task of the loop (teardown cancels them) */
+    cora_loop *loop;
+    cora_fn fn;
+    void *arg;
+    void *result;
+    int status;
+    uint8_t state;
+    bool started;
+    bool cancel_requested;
+    bool cancel_delivered;
+    bool failed; /* cora_fail was called */
+    bool detached;
+    bool is_main;
+    int wake_result;          /* what cora__park returns */
+    cora__cancel_fn on_cancel; /* while parked */
+    void *wait_obj;            /* what it is parked on (for on_cancel) */
+    cora_task *awaiter;        /* the task parked in cora_await on this one */
+    cora__timer timer;         /* for sleeps */
+    unsigned budget;           /* operations left before a forced yield */
+    cora__stack *stack; /* taken at first run, given back when the task ends */
+    size_t stack_size;  /* asked for at spawn (0: default) */
+    cora__local_slot *locals;
+    uint32_t nlocals, caplocals;
+    uint64_t id;
+#ifdef CORA__ASAN
+    void *asan_fake;
+#endif
+#ifdef CORA__TSAN
+    void *tsan_fiber;
+#endif
+    char name[CORA_TASK_NAME_MAX];
+};
+
+typedef struct cora__call {
+    void (*fn)(void *);
+    void *arg;
+    struct cora__call *next;
+} cora__call;
+
+struct cora__backend;
+
+struct cora_loop {
+    cora__ctx sched_ctx; /* the scheduler runs on the thread's own stack */
+    cora_task *current;
+    cora_task *main;
+    cora__list runq;
+    size_t runq_len;
+    cora__list tasks; /* every task not yet released */
+    size_t live;      /* tasks not DONE */
+    cora__heap timers;
+    int64_t now;
+    cora__stack_pool stacks;
+    const struct cora__backend *backend;
+    void *backend_data;
+    uint64_t next_task_id;
+    size_t inflight; /* operations submitted to the backend and not completed */
+    bool stopping;   /* main has ended: the rest are being cancelled */
+    bool debug;      /* CORA_DEBUG=1 */
+    char backend_note[160]; /* why the preferred backend was not used, if it was not */
+
+    /* Cross-thread inbox: the only state other threads touch. */
+    pthread_mutex_t inbox_lock;
+    cora__call *inbox_head, *inbox_tail;
+    atomic_int wake_pending; /* a wake-up is already on its way */
+
+#ifdef CORA__ASAN
+    void *asan_fake;
+    const void *sched_stack_bottom;
+    size_t sched_stack_size;
+#endif
+#ifdef CORA__TSAN
+    void *tsan_fiber;
+#endif
+};
+
+/* Live objects on this thread, for the tests' leak and liveness check after every
+ * case (tests/harness.h): each must be back to 0 once cora_run has returned. */
+typedef struct cora__census {
+    long tasks;  /* allocated and not released */
+    long stacks; /* mapped and not unmapped */
+    long ops;    /* submitted to a backend and not completed */
+} cora__census;
+extern __thread cora__census cora__census_now;
+
+/* Operations a task may perform before it is made to yield even though each one
+ * completed at once (Tokio's coop budget is 128 too). */
+#define CORA__BUDGET 128
+
+cora_loop *cora__loop(void); /* the thread's loop or NULL */
+
+/* Parks the running task until cora__wake; `on_cancel` runs if it is cancelled
+ * meanwhile (NULL: the cancellation waits for the next suspension point).
+ * Returns the value given to cora__wake. Call only from a task. */
+int cora__park(cora__cancel_fn on_cancel, void *wait_obj);
+/* Makes a parked task ready; its cora__park returns `result`. */
+void cora__wake(cora_task *t, int result);
+/* The check every suspension point makes first: -ECANCELED once a cancellation is
+ * pending (and marks it delivered), -EPERM outside a task, else 0. */
+int cora__checkpoint(void);
+/* Counts one operation that completed without suspending; yields when the budget is
+ * spent. Returns what cora_yield returns. */
+int cora__budget_spend(void);
+
+void cora__task_switch_in(cora_loop *loop, cora_task *t); /* scheduler -> task */
+void cora__task_release(cora_task *t);
+void cora__report_unobserved(cora_task *t);
+
+int cora__local_inherit(cora_task *child, const cora_task *parent);
+
+#endif

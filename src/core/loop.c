@@ -1,0 +1,255 @@
+/* src/core/loop.c: cora_run and the scheduler.
+ *
+ * One round of the loop, in this order (docs/loop.md; the fairness tests check it):
+ *   1. read the monotonic clock;
+ *   2. fire every timer whose deadline has passed (their tasks become ready);
+ *   3. run the calls other threads handed in (cora_call_soon_threadsafe);
+ *   4. run each task that was ready when the round began, once, in FIFO order;
+ *      a task that yields or becomes ready again waits for the next round;
+ *   5. poll the I/O backend: without blocking if tasks are ready, else until the
+ *      next timer's deadline (or indefinitely when there is none).
+ * So a task that is always ready cannot starve timers or I/O: both are looked at
+ * once per round whatever it does. A task whose operations keep completing at once
+ * (epoll can finish a read without suspending) is made to yield after CORA__BUDGET
+ * of them, as Tokio's coop budget does.
+ *
+ * The loop belongs to its thread: the only state another thread touches is the
+ * inbox, behind a mutex, and the backend's wake-up.
+ */
+#include "internal.h"
+#include "../io/backend.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static __thread cora_loop *tls_loop;
+__thread cora__census cora__census_now;
+
+cora_loop *cora__loop(void)
+{
+    return tls_loop;
+}
+
+cora_loop *cora_loop_current(void)
+{
+    return tls_loop;
+}
+
+int64_t cora_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *cora_loop_backend(const cora_loop *loop)
+{
+    return loop && loop->backend ? loop->backend->name : "";
+}
+
+int cora_loop_stop(cora_loop *loop)
+{
+    if (loop && loop->main) cora_cancel(loop->main);
+    return 0;
+}
+
+/* ---- The cross-thread inbox ---------------------------------------------------- */
+
+int cora_call_soon_threadsafe(cora_loop *loop, void (*fn)(void *arg), void *arg)
+{
+    if (!loop || !fn) return -EINVAL;
+    cora__call *c = malloc(sizeof *c);
+    if (!c) return -ENOMEM;
+    c->fn = fn;
+    c->arg = arg;
+    c->next = NULL;
+    pthread_mutex_lock(&loop->inbox_lock);
+    if (loop->inbox_tail)
+        loop->inbox_tail->next = c;
+    else
+        loop->inbox_head = c;
+    loop->inbox_tail = c;
+    pthread_mutex_unlock(&loop->inbox_lock);
+    /* One wake-up is enough for any number of calls until the loop drains them. */
+    if (atomic_exchange(&loop->wake_pending, 1) == 0) loop->backend->wake(loop);
+    return 0;
+}
+
+static bool inbox_pending(cora_loop *loop)
+{
+    return atomic_load(&loop->wake_pending) != 0;
+}
+
+static void run_inbox(cora_loop *loop)
+{
+    if (!inbox_pending(loop)) return;
+    /* Cleared before the queue is taken: a call added after this point sets it
+     * again and wakes the next poll, so none is left behind. */
+    atomic_store(&loop->wake_pending, 0);
+    pthread_mutex_lock(&loop->inbox_lock);
+    cora__call *c = loop->inbox_head;
+    loop->inbox_head = loop->inbox_tail = NULL;
+    pthread_mutex_unlock(&loop->inbox_lock);
+    while (c) {
+        cora__call *next = c->next;
+        c->fn(c->arg);
+        free(c);
+        c = next;
+    }
+}
+
+/* ---- One round ----------------------------------------------------------------- */
+
+static void fire_timers(cora_loop *loop)
+{
+    cora__timer *tm;
+    while ((tm = cora__heap_top(&loop->timers)) && tm->deadline <= loop->now) {
+        cora__heap_remove(&loop->timers, tm);
+        tm->fire(tm);
+    }
+}
+
+static void run_ready(cora_loop *loop)
+{
+    /* Only the tasks ready at the start of the round: one that yields goes to the
+     * back and waits for the next round, after the backend was polled. */
+    size_t n = loop->runq_len;
+    while (n-- > 0) {
+        cora__list *l = cora__list_pop_front(&loop->runq);
+        if (!l) break;
+        loop->runq_len--;
+        cora__task_switch_in(loop, CORA__CONTAINER_OF(l, cora_task, link));
+    }
+}
+
+static int64_t poll_timeout(cora_loop *loop)
+{
+    if (loop->runq_len > 0 || inbox_pending(loop)) return 0;
+    cora__timer *tm = cora__heap_top(&loop->timers);
+    if (!tm) return -1;
+    int64_t d = tm->deadline - cora_now_ns();
+    return d > 0 ? d : 0;
+}
+
+static void cancel_all(cora_loop *loop)
+{
+    /* cora_cancel may wake tasks (moving them to the run queue) but never releases
+     * one, so walking the list while cancelling is safe. */
+    for (cora__list *l = loop->tasks.next; l != &loop->tasks; l = l->next) {
+        cora_task *t = CORA__CONTAINER_OF(l, cora_task, all_link);
+        cora_cancel(t);
+    }
+}
+
+static int run_rounds(cora_loop *loop)
+{
+    for (;;) {
+        if (!loop->stopping && loop->main->state == CORA__DONE) {
+            loop->stopping = true;
+            cancel_all(loop);
+        }
+        if (loop->live == 0 && !inbox_pending(loop)) return 0;
+        loop->now = cora_now_ns();
+        fire_timers(loop);
+        run_inbox(loop);
+        run_ready(loop);
+        if (loop->live == 0 && !inbox_pending(loop)) return 0;
+        if (!loop->stopping && loop->main->state == CORA__DONE) continue;
+        int r = loop->backend->poll(loop, poll_timeout(loop));
+        if (r < 0) return r;
+    }
+}
+
+/* ---- Setting up and tearing down ----------------------------------------------- */
+
+static int loop_init(cora_loop *loop)
+{
+    memset(loop, 0, sizeof *loop);
+    cora__list_init(&loop->runq);
+    cora__list_init(&loop->tasks);
+    cora__heap_init(&loop->timers);
+    const char *dbg = getenv("CORA_DEBUG");
+    loop->debug = dbg && dbg[0] && strcmp(dbg, "0") != 0;
+    pthread_mutex_init(&loop->inbox_lock, NULL);
+    atomic_init(&loop->wake_pending, 0);
+    cora__stack_pool_init(&loop->stacks);
+    int r = cora__io_open(loop);
+    if (r < 0) {
+        cora__stack_pool_close(&loop->stacks);
+        pthread_mutex_destroy(&loop->inbox_lock);
+    }
+    return r;
+}
+
+static void loop_close(cora_loop *loop)
+{
+    /* Tasks whose handles nobody gave up: their outcome is lost now, so a failure
+     * among them is reported. */
+    while (!cora__list_empty(&loop->tasks)) {
+        cora_task *t = CORA__CONTAINER_OF(loop->tasks.next, cora_task, all_link);
+        if (t != loop->main) cora__report_unobserved(t);
+        cora__task_release(t);
+    }
+    cora__io_close(loop);
+    cora__heap_free(&loop->timers);
+    cora__stack_pool_close(&loop->stacks);
+    pthread_mutex_destroy(&loop->inbox_lock);
+}
+
+/* See cora/io.h: a peer closing its end must give -EPIPE, not kill the process. */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL &&
+        !(sa.sa_flags & SA_SIGINFO)) {
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
+int cora_run(cora_fn main, void *arg, void **result)
+{
+    if (tls_loop) {
+        cora_task *t = tls_loop->current;
+        fprintf(stderr,
+                "cora: cora_run() called while this thread is already running a loop%s%s%s.\n"
+                "      A loop cannot run inside another (asyncio.run inside async code).\n"
+                "      Call the function directly, or cora_spawn() it and cora_await() the "
+                "task.\n",
+                t ? " (from task '" : "", t ? t->name : "", t ? "')" : "");
+        return -EBUSY;
+    }
+    if (!main) return -EINVAL;
+    ignore_sigpipe();
+    cora_loop *loop = malloc(sizeof *loop);
+    if (!loop) return -ENOMEM;
+    int r = loop_init(loop);
+    if (r < 0) {
+        free(loop);
+        return r;
+    }
+    tls_loop = loop;
+#ifdef CORA__TSAN
+    loop->tsan_fiber = __tsan_get_current_fiber();
+#endif
+    cora_task *m = NULL;
+    r = cora_spawn_ex(&m, main, arg, &(cora_spawn_opts){.name = "main"});
+    if (r == 0) {
+        loop->main = m;
+        m->is_main = true;
+        r = run_rounds(loop);
+        if (r == 0) {
+            r = m->status;
+            if (result) *result = m->result;
+        }
+    }
+    loop_close(loop);
+    tls_loop = NULL;
+    free(loop);
+    return r;
+}

@@ -1,0 +1,381 @@
+/* src/core/task.c: tasks: spawning, switching, parking and waking, awaiting,
+ * cancelling, and the suspension points every other layer builds on. */
+#include "internal.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Switching ----------------------------------------------------------------- */
+
+/* Scheduler -> task. Returns when the task parks, yields or ends. */
+static void switch_to_task(cora_loop *loop, cora_task *t)
+{
+#ifdef CORA__ASAN
+    __sanitizer_start_switch_fiber(&loop->asan_fake, t->stack->lo, t->stack->size);
+#endif
+#ifdef CORA__TSAN
+    __tsan_switch_to_fiber(t->tsan_fiber, 0);
+#endif
+    cora__ctx_switch(&loop->sched_ctx, &t->ctx);
+#ifdef CORA__ASAN
+    __sanitizer_finish_switch_fiber(loop->asan_fake, NULL, NULL);
+#endif
+}
+
+/* Task -> scheduler, coming back later. */
+static void switch_to_sched(cora_task *t)
+{
+    cora_loop *loop = t->loop;
+#ifdef CORA__ASAN
+    __sanitizer_start_switch_fiber(&t->asan_fake, loop->sched_stack_bottom,
+                                   loop->sched_stack_size);
+#endif
+#ifdef CORA__TSAN
+    __tsan_switch_to_fiber(loop->tsan_fiber, 0);
+#endif
+    cora__ctx_switch(&t->ctx, &loop->sched_ctx);
+#ifdef CORA__ASAN
+    __sanitizer_finish_switch_fiber(t->asan_fake, &loop->sched_stack_bottom,
+                                    &loop->sched_stack_size);
+#endif
+}
+
+/* ---- Life of a task ------------------------------------------------------------ */
+
+static void finish(cora_task *t, int status, void *result)
+{
+    cora_loop *loop = t->loop;
+    t->status = status;
+    t->result = result;
+    t->state = CORA__DONE;
+    loop->live--;
+    if (t->awaiter) {
+        cora_task *w = t->awaiter;
+        t->awaiter = NULL;
+        cora__wake(w, 0);
+    }
+}
+
+static void task_entry(void *p)
+{
+    cora_task *t = p;
+    cora_loop *loop = t->loop;
+#ifdef CORA__ASAN
+    /* First arrival on this stack: learn where the scheduler's stack is. */
+    __sanitizer_finish_switch_fiber(NULL, &loop->sched_stack_bottom, &loop->sched_stack_size);
+#endif
+    void *r = t->fn(t->arg);
+    int status = 0;
+    if (t->failed)
+        status = t->status;
+    else if (t->cancel_delivered)
+        status = -ECANCELED, r = NULL;
+    finish(t, status, r);
+#ifdef CORA__ASAN
+    /* NULL: this fiber is gone, ASan may free its fake stack. */
+    __sanitizer_start_switch_fiber(NULL, loop->sched_stack_bottom, loop->sched_stack_size);
+#endif
+#ifdef CORA__TSAN
+    __tsan_switch_to_fiber(loop->tsan_fiber, 0);
+#endif
+    cora__ctx_switch(&t->ctx, &loop->sched_ctx);
+    abort(); /* a finished task is never resumed */
+}
+
+/* Gives back the stack of a task that ended; the handle lives on until given up. */
+static void drop_stack(cora_loop *loop, cora_task *t)
+{
+    if (t->stack) {
+        cora__stack_put(&loop->stacks, t->stack);
+        t->stack = NULL;
+    }
+#ifdef CORA__TSAN
+    if (t->tsan_fiber) {
+        __tsan_destroy_fiber(t->tsan_fiber);
+        t->tsan_fiber = NULL;
+    }
+#endif
+}
+
+void cora__task_switch_in(cora_loop *loop, cora_task *t)
+{
+    if (!t->started) {
+        t->started = true;
+        if (t->cancel_requested) { /* cancelled before it ever ran: it never runs */
+            finish(t, -ECANCELED, NULL);
+            goto ended;
+        }
+        t->stack = cora__stack_get(&loop->stacks, t->stack_size);
+        if (!t->stack) {
+            finish(t, -ENOMEM, NULL);
+            goto ended;
+        }
+        cora__ctx_make(&t->ctx, t->stack->lo, t->stack->size, task_entry, t);
+#ifdef CORA__TSAN
+        t->tsan_fiber = __tsan_create_fiber(0);
+#endif
+    }
+    loop->current = t;
+    t->state = CORA__RUNNING;
+    t->budget = CORA__BUDGET;
+    switch_to_task(loop, t);
+    loop->current = NULL;
+    if (t->state != CORA__DONE) return;
+ended:
+    drop_stack(loop, t);
+    if (t->detached) {
+        cora__report_unobserved(t);
+        cora__task_release(t);
+    }
+}
+
+void cora__task_release(cora_task *t)
+{
+    drop_stack(t->loop, t); /* still set only when a loop closes on a failed poll */
+    cora__list_remove(&t->all_link);
+    cora__census_now.tasks--;
+    free(t->locals);
+    free(t);
+}
+
+void cora__report_unobserved(cora_task *t)
+{
+    if (t->status < 0 && t->status != -ECANCELED)
+        fprintf(stderr, "cora: task '%s' (id %llu) failed with %s (%s) and nobody awaited it\n",
+                t->name, (unsigned long long)t->id, cora_err_name(t->status),
+                cora_strerror(t->status));
+}
+
+/* ---- Spawning ------------------------------------------------------------------ */
+
+int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts *opts)
+{
+    cora_loop *loop = cora__loop();
+    if (!loop) return -EPERM;
+    if (!out || !fn) return -EINVAL;
+    size_t stack_size = opts ? opts->stack_size : 0;
+    if (stack_size > CORA_STACK_MAX) return -EINVAL;
+    cora_task *t = calloc(1, sizeof *t);
+    if (!t) return -ENOMEM;
+    t->loop = loop;
+    t->fn = fn;
+    t->arg = arg;
+    t->stack_size = stack_size;
+    t->state = CORA__READY;
+    t->timer.index = SIZE_MAX;
+    t->id = ++loop->next_task_id;
+    if (opts && opts->name)
+        snprintf(t->name, sizeof t->name, "%s", opts->name);
+    else
+        snprintf(t->name, sizeof t->name, "task-%llu", (unsigned long long)t->id);
+    if (loop->current && cora__local_inherit(t, loop->current) < 0) {
+        free(t);
+        return -ENOMEM;
+    }
+    /* A loop that is shutting down cancels newcomers at once (they never run), as
+     * it cancelled everything else. */
+    if (loop->stopping) t->cancel_requested = true;
+    cora__list_init(&t->link);
+    cora__census_now.tasks++;
+    cora__list_push_back(&loop->tasks, &t->all_link);
+    cora__list_push_back(&loop->runq, &t->link);
+    loop->runq_len++;
+    loop->live++;
+    *out = t;
+    return 0;
+}
+
+cora_task *cora_spawn(cora_fn fn, void *arg)
+{
+    cora_task *t = NULL;
+    int r = cora_spawn_ex(&t, fn, arg, NULL);
+    if (r < 0) errno = -r;
+    return t;
+}
+
+/* ---- Parking and waking -------------------------------------------------------- */
+
+int cora__park(cora__cancel_fn on_cancel, void *wait_obj)
+{
+    cora_task *t = cora__loop()->current;
+    t->state = CORA__SUSPENDED;
+    t->on_cancel = on_cancel;
+    t->wait_obj = wait_obj;
+    switch_to_sched(t);
+    if (t->wake_result == -ECANCELED && t->cancel_requested) t->cancel_delivered = true;
+    return t->wake_result;
+}
+
+void cora__wake(cora_task *t, int result)
+{
+    cora_loop *loop = t->loop;
+    t->wake_result = result;
+    t->on_cancel = NULL;
+    t->wait_obj = NULL;
+    t->state = CORA__READY;
+    cora__list_push_back(&loop->runq, &t->link);
+    loop->runq_len++;
+}
+
+int cora__checkpoint(void)
+{
+    cora_loop *loop = cora__loop();
+    cora_task *t = loop ? loop->current : NULL;
+    if (!t) return -EPERM;
+    if (t->cancel_requested) {
+        t->cancel_delivered = true;
+        return -ECANCELED;
+    }
+    return 0;
+}
+
+int cora_yield(void)
+{
+    int c = cora__checkpoint();
+    if (c) return c;
+    cora_task *t = cora__loop()->current;
+    t->state = CORA__READY;
+    cora__list_push_back(&t->loop->runq, &t->link);
+    t->loop->runq_len++;
+    switch_to_sched(t);
+    return cora__checkpoint();
+}
+
+int cora__budget_spend(void)
+{
+    cora_loop *loop = cora__loop();
+    cora_task *t = loop ? loop->current : NULL;
+    if (t && --t->budget == 0) return cora_yield();
+    return 0;
+}
+
+/* ---- Awaiting, detaching, cancelling ------------------------------------------- */
+
+static void await_cancel(cora_task *self)
+{
+    cora_task *target = self->wait_obj;
+    target->awaiter = NULL;
+    cora__wake(self, -ECANCELED);
+}
+
+int cora_await(cora_task *t, void **result)
+{
+    cora_loop *loop = cora__loop();
+    cora_task *self = loop ? loop->current : NULL;
+    if (!t) return -EINVAL;
+    if (!self || t->loop != loop) return -EPERM;
+    if (t == self) return -EDEADLK;
+    if (t->detached) return -EINVAL;
+    if (t->state != CORA__DONE) {
+        if (t->awaiter) return -EBUSY;
+        int c = cora__checkpoint();
+        if (c) return c;
+        t->awaiter = self;
+        int r = cora__park(await_cancel, t);
+        if (r < 0) return r;
+    }
+    int status = t->status;
+    if (result) *result = t->result;
+    cora__task_release(t);
+    return status;
+}
+
+int cora_detach(cora_task *t)
+{
+    if (!t || t->detached) return -EINVAL;
+    t->detached = true;
+    if (t->state == CORA__DONE) {
+        cora__report_unobserved(t);
+        cora__task_release(t);
+    }
+    return 0;
+}
+
+int cora_cancel(cora_task *t)
+{
+    if (!t) return -EINVAL;
+    if (t->state == CORA__DONE) return 0;
+    t->cancel_requested = true;
+    if (t->state == CORA__SUSPENDED && t->on_cancel) {
+        cora__cancel_fn fn = t->on_cancel;
+        t->on_cancel = NULL;
+        fn(t);
+    }
+    return 0;
+}
+
+void *cora_fail(int err)
+{
+    cora_task *t = cora_current();
+    if (t) {
+        t->failed = true;
+        t->status = err < 0 ? err : -EINVAL;
+    }
+    return NULL;
+}
+
+cora_task *cora_current(void)
+{
+    cora_loop *loop = cora__loop();
+    return loop ? loop->current : NULL;
+}
+
+const char *cora_task_name(const cora_task *t)
+{
+    return t ? t->name : "";
+}
+
+uint64_t cora_task_id(const cora_task *t)
+{
+    return t ? t->id : 0;
+}
+
+int cora_task_done(const cora_task *t)
+{
+    return t && t->state == CORA__DONE;
+}
+
+/* ---- Sleeping ------------------------------------------------------------------ */
+
+static void sleep_fire(cora__timer *tm)
+{
+    cora__wake(CORA__CONTAINER_OF(tm, cora_task, timer), 0);
+}
+
+static void sleep_cancel(cora_task *t)
+{
+    cora__heap_remove(&t->loop->timers, &t->timer);
+    cora__wake(t, -ECANCELED);
+}
+
+int cora_sleep_until_ns(int64_t deadline_ns)
+{
+    int c = cora__checkpoint();
+    if (c) return c;
+    cora_task *t = cora__loop()->current;
+    t->timer.deadline = deadline_ns;
+    t->timer.fire = sleep_fire;
+    if (cora__heap_push(&t->loop->timers, &t->timer) < 0) return -ENOMEM;
+    return cora__park(sleep_cancel, NULL);
+}
+
+int cora_sleep_ns(int64_t ns)
+{
+    if (ns <= 0) return cora_yield();
+    cora_loop *loop = cora__loop();
+    if (!loop || !loop->current) return -EPERM;
+    /* Relative to the loop's cached clock for this round would drift under a long
+     * round; read the clock, the call is cheap (vDSO). */
+    int64_t now = cora_now_ns();
+    return cora_sleep_until_ns(ns > INT64_MAX - now ? INT64_MAX : now + ns);
+}
+
+int cora_sleep(double seconds)
+{
+    if (seconds != seconds) return -EINVAL; /* NaN */
+    if (seconds <= 0) return cora_yield();
+    if (seconds >= 9.2e9) return cora_sleep_ns(INT64_MAX);
+    return cora_sleep_ns((int64_t)(seconds * 1e9));
+}

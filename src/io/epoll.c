@@ -1,0 +1,297 @@
+/* src/io/epoll.c: the epoll backend, imitating completions.
+ *
+ * submit() tries the system call at once; when it would block, the op joins its fd's
+ * wait list and the fd's interest in epoll is widened. When epoll reports the fd
+ * ready, each waiting op that the event concerns is retried, and completed unless it
+ * would still block. Level-triggered, so an op left waiting is reported again.
+ *
+ * Per-fd state lives in an array indexed by fd (fds are small and dense, as libuv
+ * and redis's ae assume too). Cancellation needs no kernel help here: the op leaves
+ * its wait list and completes with -ECANCELED at once.
+ *
+ * fds must be non-blocking: a blocking fd that epoll called readable could still
+ * block if another reader drained it first. Regular files cannot be added to epoll
+ * (EPERM) and never block on readiness, so their ops run at once; later layers send
+ * file I/O to the thread pool on this backend.
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define MAX_EVENTS 256
+
+typedef struct fd_watch {
+    cora__list ops;    /* waiting ops */
+    uint32_t mask;     /* interest registered with epoll */
+    bool registered;   /* added to the epoll set */
+} fd_watch;
+
+typedef struct epoll_data_s {
+    int epfd;
+    int wake_fd;
+    fd_watch **fds; /* indexed by fd; NULL until the fd is first waited on */
+    size_t nfds;
+} epoll_data_s;
+
+static epoll_data_s *data_of(cora_loop *loop)
+{
+    return loop->backend_data;
+}
+
+static int epoll_init_backend(cora_loop *loop, char *why, size_t whylen)
+{
+    epoll_data_s *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    e->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (e->epfd < 0) {
+        int r = -errno;
+        snprintf(why, whylen, "epoll_create1: %s", strerrorname_np(errno));
+        free(e);
+        return r;
+    }
+    e->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = -1};
+    if (e->wake_fd < 0 || epoll_ctl(e->epfd, EPOLL_CTL_ADD, e->wake_fd, &ev) < 0) {
+        int r = -errno;
+        snprintf(why, whylen, "eventfd: %s", strerrorname_np(errno));
+        if (e->wake_fd >= 0) close(e->wake_fd);
+        close(e->epfd);
+        free(e);
+        return r;
+    }
+    loop->backend_data = e;
+    return 0;
+}
+
+static void epoll_close_backend(cora_loop *loop)
+{
+    epoll_data_s *e = data_of(loop);
+    close(e->wake_fd);
+    close(e->epfd);
+    for (size_t i = 0; i < e->nfds; i++) free(e->fds[i]);
+    free(e->fds);
+    free(e);
+    loop->backend_data = NULL;
+}
+
+/* The watch for fd, made on first use. Each watch is its own allocation because
+ * wait lists are circular through their heads, which must not move. */
+static fd_watch *watch_of(epoll_data_s *e, int fd)
+{
+    if ((size_t)fd >= e->nfds) {
+        size_t n = e->nfds ? e->nfds : 64;
+        while (n <= (size_t)fd) n *= 2;
+        fd_watch **w = realloc(e->fds, n * sizeof *w);
+        if (!w) return NULL;
+        memset(w + e->nfds, 0, (n - e->nfds) * sizeof *w);
+        e->fds = w;
+        e->nfds = n;
+    }
+    if (!e->fds[fd]) {
+        fd_watch *w = calloc(1, sizeof *w);
+        if (!w) return NULL;
+        cora__list_init(&w->ops);
+        e->fds[fd] = w;
+    }
+    return e->fds[fd];
+}
+
+static uint32_t interest(const cora__op *op)
+{
+    switch (op->kind) {
+    case CORA__OP_READ:
+        return EPOLLIN;
+    case CORA__OP_WRITE:
+        return EPOLLOUT;
+    default:
+        return op->events & (EPOLLIN | EPOLLOUT);
+    }
+}
+
+/* Tries the op's system call. Returns 1 with op->res set, or 0 if it would block. */
+static int try_op(cora__op *op)
+{
+    ssize_t n;
+    switch (op->kind) {
+    case CORA__OP_READ:
+        n = op->off < 0 ? read(op->fd, op->buf, op->len) : pread(op->fd, op->buf, op->len, op->off);
+        break;
+    case CORA__OP_WRITE:
+        n = op->off < 0 ? write(op->fd, op->buf, op->len)
+                        : pwrite(op->fd, op->buf, op->len, op->off);
+        break;
+    default: {
+        struct pollfd p = {.fd = op->fd, .events = (short)op->events};
+        int r = poll(&p, 1, 0);
+        if (r < 0) {
+            op->res = -errno;
+            return 1;
+        }
+        if (p.revents & POLLNVAL) {
+            op->res = -EBADF;
+            return 1;
+        }
+        if (r == 0) return 0;
+        op->res = p.revents;
+        return 1;
+    }
+    }
+    if (n >= 0) {
+        op->res = n;
+        return 1;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    op->res = -errno;
+    return 1;
+}
+
+/* Brings the fd's registration in line with what its waiting ops want. */
+static int update_interest(epoll_data_s *e, int fd, fd_watch *w)
+{
+    uint32_t mask = 0;
+    for (cora__list *l = w->ops.next; l != &w->ops; l = l->next)
+        mask |= interest(CORA__CONTAINER_OF(l, cora__op, link));
+    if (mask == w->mask && (w->registered || mask == 0)) return 0;
+    struct epoll_event ev = {.events = mask, .data.fd = fd};
+    int r;
+    if (!w->registered) {
+        r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+        if (r < 0 && errno == EEXIST) r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
+    } else if (mask == 0) {
+        /* Stay registered with no interest: cheaper than DEL and ADD again for the
+         * next op on this fd. If the fd was closed meanwhile, epoll dropped it. */
+        r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
+        if (r < 0) w->registered = false, r = 0;
+    } else {
+        r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
+        /* ENOENT: the fd was closed and reopened under the same number. */
+        if (r < 0 && errno == ENOENT) r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+    if (r < 0) return -errno;
+    if (mask) w->registered = true;
+    w->mask = mask;
+    return 0;
+}
+
+static int epoll_submit(cora_loop *loop, cora__op *op)
+{
+    epoll_data_s *e = data_of(loop);
+    if (try_op(op)) return 1;
+    fd_watch *w = watch_of(e, op->fd);
+    if (!w) return -ENOMEM;
+    cora__list_push_back(&w->ops, &op->link);
+    int r = update_interest(e, op->fd, w);
+    if (r == -EPERM) {
+        /* A regular file or directory: always ready, so the op runs now. */
+        cora__list_remove(&op->link);
+        if (op->kind == CORA__OP_POLL)
+            op->res = op->events;
+        else
+            try_op(op);
+        return 1;
+    }
+    if (r < 0) {
+        cora__list_remove(&op->link);
+        return r;
+    }
+    return 0;
+}
+
+static void epoll_cancel(cora_loop *loop, cora__op *op)
+{
+    epoll_data_s *e = data_of(loop);
+    cora__list_remove(&op->link);
+    update_interest(e, op->fd, e->fds[op->fd]);
+    cora__op_done(loop, op, -ECANCELED);
+}
+
+static void fd_ready(cora_loop *loop, epoll_data_s *e, int fd, uint32_t revents)
+{
+    if ((size_t)fd >= e->nfds || !e->fds[fd]) return;
+    fd_watch *w = e->fds[fd];
+    cora__list done;
+    cora__list_init(&done);
+    /* Retry in arrival order; completed ops are moved aside first, because
+     * completing wakes a task and must not disturb this walk. */
+    for (cora__list *l = w->ops.next, *next; l != &w->ops; l = next) {
+        next = l->next;
+        cora__op *op = CORA__CONTAINER_OF(l, cora__op, link);
+        bool concerned = (revents & (interest(op) | EPOLLERR | EPOLLHUP)) != 0;
+        if (!concerned) continue;
+        int finished;
+        if (op->kind == CORA__OP_POLL) {
+            op->res = revents & (op->events | EPOLLERR | EPOLLHUP);
+            finished = 1;
+        } else {
+            finished = try_op(op);
+        }
+        if (finished) {
+            cora__list_remove(&op->link);
+            cora__list_push_back(&done, &op->link);
+        }
+    }
+    update_interest(e, fd, w);
+    cora__list *l;
+    while ((l = cora__list_pop_front(&done))) {
+        cora__op *op = CORA__CONTAINER_OF(l, cora__op, link);
+        cora__op_done(loop, op, op->res);
+    }
+}
+
+static int epoll_poll(cora_loop *loop, int64_t timeout_ns)
+{
+    epoll_data_s *e = data_of(loop);
+    struct epoll_event evs[MAX_EVENTS];
+    struct timespec ts, *tsp = NULL;
+    if (timeout_ns >= 0) {
+        ts.tv_sec = timeout_ns / 1000000000;
+        ts.tv_nsec = timeout_ns % 1000000000;
+        tsp = &ts;
+    }
+    /* epoll_pwait2 (Linux 5.11) takes nanoseconds; epoll_wait only milliseconds,
+     * which would make every short sleep oversleep by up to 1 ms. */
+    int n = epoll_pwait2(e->epfd, evs, MAX_EVENTS, tsp, NULL);
+    if (n < 0 && errno == ENOSYS) {
+        int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
+        n = epoll_wait(e->epfd, evs, MAX_EVENTS, ms);
+    }
+    if (n < 0) return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        if (evs[i].data.fd == -1) {
+            uint64_t v;
+            ssize_t r = read(e->wake_fd, &v, sizeof v);
+            (void)r;
+            continue;
+        }
+        fd_ready(loop, e, evs[i].data.fd, evs[i].events);
+    }
+    return 0;
+}
+
+static void epoll_wake(cora_loop *loop)
+{
+    epoll_data_s *e = data_of(loop);
+    uint64_t one = 1;
+    ssize_t r = write(e->wake_fd, &one, sizeof one);
+    (void)r;
+}
+
+const struct cora__backend cora__backend_epoll = {
+    .name = "epoll",
+    .init = epoll_init_backend,
+    .close = epoll_close_backend,
+    .submit = epoll_submit,
+    .cancel = epoll_cancel,
+    .poll = epoll_poll,
+    .wake = epoll_wake,
+};

@@ -1,0 +1,139 @@
+/* src/io/io.c: choosing the backend, running an operation for a task, and the
+ * public fd calls of cora/io.h. */
+#include "backend.h"
+#include "cora/io.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cora__io_open(cora_loop *loop)
+{
+    const char *want = getenv("CORA_BACKEND");
+    bool force_epoll = want && strcmp(want, "epoll") == 0;
+    bool force_uring = want && strcmp(want, "uring") == 0;
+    if (want && *want && !force_epoll && !force_uring && loop->debug)
+        fprintf(stderr, "cora: CORA_BACKEND=%s is not uring or epoll; choosing myself\n", want);
+    if (!force_epoll) {
+        int r = cora__backend_uring.init(loop, loop->backend_note, sizeof loop->backend_note);
+        if (r == 0) {
+            loop->backend = &cora__backend_uring;
+            return 0;
+        }
+        /* A forced backend that cannot start is an error the user asked to see. */
+        if (force_uring) {
+            fprintf(stderr, "cora: CORA_BACKEND=uring but io_uring is unusable: %s\n",
+                    loop->backend_note);
+            return r;
+        }
+        if (loop->debug)
+            fprintf(stderr, "cora: io_uring unusable (%s); using epoll\n", loop->backend_note);
+    }
+    char why[160];
+    int r = cora__backend_epoll.init(loop, why, sizeof why);
+    if (r < 0) {
+        fprintf(stderr, "cora: epoll backend failed to start: %s\n", why);
+        return r;
+    }
+    loop->backend = &cora__backend_epoll;
+    return 0;
+}
+
+void cora__io_close(cora_loop *loop)
+{
+    if (loop->backend) loop->backend->close(loop);
+    loop->backend = NULL;
+}
+
+void cora__op_done(cora_loop *loop, cora__op *op, int64_t res)
+{
+    op->res = res;
+    op->state = CORA__OP_DONE;
+    loop->inflight--;
+    cora__census_now.ops--;
+    /* -ECANCELED here is our own cancellation reaching the task: cora__park then
+     * marks it delivered. */
+    cora__wake(op->task, res == -ECANCELED ? -ECANCELED : 0);
+}
+
+static void io_cancel(cora_task *t)
+{
+    /* The task stays parked: it is woken by the op's completion, when the kernel is
+     * done with the buffer. */
+    t->loop->backend->cancel(t->loop, t->wait_obj);
+}
+
+int64_t cora__io_run(cora__op *op)
+{
+    int c = cora__checkpoint();
+    if (c) return c;
+    cora_loop *loop = cora__loop();
+    op->task = loop->current;
+    op->state = CORA__OP_INFLIGHT;
+    op->res = 0;
+    cora__list_init(&op->link);
+    int r = loop->backend->submit(loop, op);
+    if (r < 0) {
+        op->state = CORA__OP_IDLE;
+        return r;
+    }
+    if (r == 1) {
+        op->state = CORA__OP_DONE;
+        /* Done without suspending: count it against the task's budget. A cancellation
+         * seen by the forced yield is delivered at the next suspension point; the
+         * result here is real and must not be lost. */
+        (void)cora__budget_spend();
+        return op->res;
+    }
+    loop->inflight++;
+    cora__census_now.ops++;
+    cora__park(io_cancel, op);
+    return op->res;
+}
+
+int cora_wait_fd(int fd, unsigned events)
+{
+    events &= CORA_READABLE | CORA_WRITABLE;
+    if (events == 0) return -EINVAL;
+    if (fd < 0) return -EBADF;
+    cora__op op = {.kind = CORA__OP_POLL, .fd = fd, .events = events};
+    return (int)cora__io_run(&op);
+}
+
+ssize_t cora_read(int fd, void *buf, size_t len)
+{
+    if (fd < 0) return -EBADF;
+    if (!buf && len) return -EFAULT;
+    cora__op op = {.kind = CORA__OP_READ, .fd = fd, .buf = buf, .len = len, .off = -1};
+    return (ssize_t)cora__io_run(&op);
+}
+
+ssize_t cora_write(int fd, const void *buf, size_t len)
+{
+    if (fd < 0) return -EBADF;
+    if (!buf && len) return -EFAULT;
+    cora__op op = {.kind = CORA__OP_WRITE, .fd = fd, .buf = (void *)buf, .len = len, .off = -1};
+    return (ssize_t)cora__io_run(&op);
+}
+
+ssize_t cora_write_all(int fd, const void *buf, size_t len, size_t *written)
+{
+    size_t done = 0;
+    ssize_t r = 0;
+    while (done < len) {
+        r = cora_write(fd, (const char *)buf + done, len - done);
+        if (r < 0) break;
+        done += (size_t)r;
+    }
+    if (written) *written = done;
+    return r < 0 ? r : (ssize_t)done;
+}
+
+int cora_pipe(int fds[2])
+{
+    if (!fds) return -EINVAL;
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0 ? -errno : 0;
+}
