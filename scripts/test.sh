@@ -13,6 +13,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
+mkdir -p build
 jobs=${JOBS:-2}
 stages=${STAGES:-"asan ucontext tsan release valgrind install aarch64"}
 total_pass=0

@@ -79,6 +79,9 @@ static void *harness_backend_probe(void *arg)
 static inline int harness_main(int argc, char **argv, const struct CMUnitTest *tests,
                                size_t n, const char *group)
 {
+    /* Unbuffered: a failed assertion inside a task leaves the loop behind and the
+     * teardown check then aborts, which must not swallow the first message. */
+    setvbuf(stdout, NULL, _IONBF, 0);
     const char *want = getenv("CORA_BACKEND");
     if (want && *want) {
         const char *got = NULL;

@@ -887,6 +887,31 @@ static void many_sleeping_tasks(void **state)
     run_ok(main_many, NULL);
 }
 
+/* Past the mprotect guard budget, stacks come without a guard and spawning goes on
+ * (docs/stacks.md). Forced to the mprotect path so new kernels test it too. */
+static void *main_guard_budget(void *arg)
+{
+    cora_loop *loop = cora_loop_current();
+    size_t extra = 500, n = loop->stacks.mprotect_budget + extra;
+    cora_task **t = malloc(n * sizeof *t);
+    int64_t never = INT64_MAX;
+    for (size_t i = 0; i < n; i++) assert_non_null(t[i] = cora_spawn(nap, &never));
+    assert_int_equal(cora_yield(), 0); /* all run once: n stacks mapped at once */
+    assert_int_equal(loop->stacks.mprotect_budget, 0);
+    assert_int_equal(loop->stacks.unguarded, extra);
+    for (size_t i = 0; i < n; i++) cora_cancel(t[i]);
+    for (size_t i = 0; i < n; i++) assert_int_equal(cora_await(t[i], NULL), -ECANCELED);
+    free(t);
+    return NULL;
+}
+
+static void guard_budget_exhausted(void **state)
+{
+    setenv("CORA_GUARD", "mprotect", 1);
+    run_ok(main_guard_budget, NULL);
+    unsetenv("CORA_GUARD");
+}
+
 /* ---- work handed in from another thread ----------------------------------------- */
 
 enum { CALLS = 1000 };
@@ -1005,6 +1030,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(stack_overflow_guard),
     CORA_TEST(guard_modes),
     CORA_TEST(many_sleeping_tasks),
+    CORA_TEST(guard_budget_exhausted),
     CORA_TEST(threadsafe_calls),
     CORA_TEST(loops_on_threads),
     CORA_TEST(errors_named),

@@ -92,6 +92,47 @@ static void cancel_read_in_flight(void **state)
     run_ok(main_cancel_read, NULL);
 }
 
+struct writer {
+    int fd;
+    ssize_t res;
+};
+
+static void *write_blocked(void *arg)
+{
+    struct writer *w = arg;
+    static char payload[1000];
+    w->res = cora_write(w->fd, payload, sizeof payload);
+    return NULL;
+}
+
+static void *main_cancel_write(void *arg)
+{
+    int p[2];
+    assert_int_equal(cora_pipe(p), 0);
+    char chunk[4096] = {0};
+    size_t filled = 0;
+    ssize_t n;
+    while ((n = write(p[1], chunk, sizeof chunk)) > 0) filled += (size_t)n;
+    struct writer w = {p[1], 1};
+    cora_task *t = cora_spawn(write_blocked, &w);
+    assert_int_equal(cora_sleep(0.002), 0); /* t is parked: the pipe is full */
+    cora_cancel(t);
+    assert_int_equal(cora_await(t, NULL), -ECANCELED);
+    assert_int_equal(w.res, -ECANCELED);
+    /* Not one byte of the cancelled write went into the pipe. */
+    size_t drained = 0;
+    while ((n = read(p[0], chunk, sizeof chunk)) > 0) drained += (size_t)n;
+    assert_int_equal(drained, filled);
+    close(p[0]);
+    close(p[1]);
+    return NULL;
+}
+
+static void cancel_write_in_flight(void **state)
+{
+    run_ok(main_cancel_write, NULL);
+}
+
 static void *wait_readable(void *arg)
 {
     return (void *)(intptr_t)cora_wait_fd(*(int *)arg, CORA_READABLE);
@@ -327,6 +368,7 @@ static void backend_override(void **state)
 static const struct CMUnitTest tests[] = {
     CORA_TEST(pipe_pingpong),
     CORA_TEST(cancel_read_in_flight),
+    CORA_TEST(cancel_write_in_flight),
     CORA_TEST(cancel_wait_fd),
     CORA_TEST(cancel_after_completion_keeps_data),
     CORA_TEST(wait_fd_events),

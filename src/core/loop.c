@@ -7,7 +7,9 @@
  *   4. run each task that was ready when the round began, once, in FIFO order;
  *      a task that yields or becomes ready again waits for the next round;
  *   5. poll the I/O backend: without blocking if tasks are ready, else until the
- *      next timer's deadline (or indefinitely when there is none).
+ *      next timer's deadline (or indefinitely when there is none). With tasks
+ *      ready and no operation in flight there is nothing to poll for, and the
+ *      system call is skipped.
  * So a task that is always ready cannot starve timers or I/O: both are looked at
  * once per round whatever it does. A task whose operations keep completing at once
  * (epoll can finish a read without suspending) is made to yield after CORA__BUDGET
@@ -160,7 +162,12 @@ static int run_rounds(cora_loop *loop)
         run_ready(loop);
         if (loop->live == 0 && !inbox_pending(loop)) return 0;
         if (!loop->stopping && loop->main->state == CORA__DONE) continue;
-        int r = loop->backend->poll(loop, poll_timeout(loop));
+        int64_t timeout = poll_timeout(loop);
+        /* Nothing in flight and no reason to wait: a poll could only find the
+         * wake-up eventfd, whose news the inbox flag already carries. Skipping it
+         * keeps a round of ready tasks free of system calls. */
+        if (timeout == 0 && loop->inflight == 0) continue;
+        int r = loop->backend->poll(loop, timeout);
         if (r < 0) return r;
     }
 }
