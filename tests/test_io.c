@@ -3,7 +3,13 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 /* ---- ping-pong ------------------------------------------------------------------ */
 
@@ -365,6 +371,60 @@ static void backend_override(void **state)
     assert_string_equal(got, "uring"); /* the default where the kernel allows it */
 }
 
+/* io_uring refused the way container runtimes refuse it (a seccomp filter answering
+ * EPERM to io_uring_setup): the loop falls back to epoll and, in debug mode, says
+ * why; a forced uring fails instead of falling back quietly. In a child process,
+ * since a seccomp filter cannot be removed. */
+static void deny_io_uring(void)
+{
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = {.len = sizeof f / sizeof f[0], .filter = f};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+        _exit(90);
+}
+
+static void child_fallback(void)
+{
+    deny_io_uring();
+    const char *got = NULL;
+    setenv("CORA_DEBUG", "1", 1);
+    unsetenv("CORA_BACKEND");
+    if (cora_run(report_backend, &got, NULL) != 0 || strcmp(got, "epoll") != 0) _exit(91);
+    setenv("CORA_BACKEND", "uring", 1);
+    if (cora_run(report_backend, &got, NULL) != -EPERM) _exit(92);
+    _exit(0);
+}
+
+static void uring_refused_falls_back(void **state)
+{
+    char path[] = "/tmp/cora-stderr-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    unlink(path);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fd, 2);
+        child_fallback();
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    char out[1024] = {0};
+    assert_true(pread(fd, out, sizeof out - 1, 0) > 0);
+    close(fd);
+    assert_non_null(strstr(out, "io_uring unusable"));
+    assert_non_null(strstr(out, "seccomp"));
+    assert_non_null(strstr(out, "using epoll"));
+    assert_non_null(strstr(out, "CORA_BACKEND=uring but io_uring is unusable"));
+}
+
 static const struct CMUnitTest tests[] = {
     CORA_TEST(pipe_pingpong),
     CORA_TEST(cancel_read_in_flight),
@@ -377,6 +437,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(budget_forces_yield),
     CORA_TEST(regular_file),
     CORA_TEST(backend_override),
+    CORA_TEST(uring_refused_falls_back),
 };
 
 CORA_TEST_MAIN("io", tests)

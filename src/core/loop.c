@@ -228,7 +228,7 @@ int cora_run(cora_fn main, void *arg, void **result)
                 "      A loop cannot run inside another (asyncio.run inside async code).\n"
                 "      Call the function directly, or cora_spawn() it and cora_await() the "
                 "task.\n",
-                t ? " (from task '" : "", t ? t->name : "", t ? "')" : "");
+                t ? " (from task '" : "", t ? cora_task_name(t) : "", t ? "')" : "");
         return -EBUSY;
     }
     if (!main) return -EINVAL;

@@ -144,7 +144,7 @@ void cora__report_unobserved(cora_task *t)
 {
     if (t->status < 0 && t->status != -ECANCELED)
         fprintf(stderr, "cora: task '%s' (id %llu) failed with %s (%s) and nobody awaited it\n",
-                t->name, (unsigned long long)t->id, cora_err_name(t->status),
+                cora_task_name(t), (unsigned long long)t->id, cora_err_name(t->status),
                 cora_strerror(t->status));
 }
 
@@ -166,10 +166,9 @@ int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts 
     t->state = CORA__READY;
     t->timer.index = SIZE_MAX;
     t->id = ++loop->next_task_id;
-    if (opts && opts->name)
-        snprintf(t->name, sizeof t->name, "%s", opts->name);
-    else
-        snprintf(t->name, sizeof t->name, "task-%llu", (unsigned long long)t->id);
+    /* The default name "task-<id>" is made when first asked for: formatting it
+     * here would cost more than the rest of spawn. */
+    if (opts && opts->name) snprintf(t->name, sizeof t->name, "%s", opts->name);
     if (loop->current && cora__local_inherit(t, loop->current) < 0) {
         free(t);
         return -ENOMEM;
@@ -324,7 +323,12 @@ cora_task *cora_current(void)
 
 const char *cora_task_name(const cora_task *t)
 {
-    return t ? t->name : "";
+    if (!t) return "";
+    if (!t->name[0]) {
+        cora_task *m = (cora_task *)t; /* the name is filled in lazily, once */
+        snprintf(m->name, sizeof m->name, "task-%llu", (unsigned long long)t->id);
+    }
+    return t->name;
 }
 
 uint64_t cora_task_id(const cora_task *t)
