@@ -12,7 +12,7 @@ profile=${1:-test}
 build_pkgs=(build-essential cmake pkg-config liburing-dev libcmocka-dev)
 test_pkgs=(valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 # The peers bench/ measures against, in the same run.
-bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 g++)
+bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 g++ valgrind)
 
 case "$profile" in
   demo) want=("${build_pkgs[@]}") ;;

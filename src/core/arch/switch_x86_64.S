@@ -38,7 +38,13 @@ cora__ctx_switch:
     popq %r12
     popq %rbx
     popq %rbp
-    ret
+    /* Not `ret`: the return stack predictor expects a return to our own caller, but
+     * this one lands in another context, so `ret` mispredicts on every switch (about
+     * 5 ns here, half the switch). An indirect jump is predicted from its target
+     * history instead; Boost.Context ends its switch the same way. r8 is
+     * caller-saved, so it is free to use. */
+    popq %r8
+    jmpq *%r8
     .cfi_endproc
     .size cora__ctx_switch, .-cora__ctx_switch
 

@@ -1,0 +1,282 @@
+#!/usr/bin/env bash
+# bench/run.sh: builds cora's benchmarks and their peers, runs each pair in the same
+# run, and prints every cora figure beside its peer's with the ratio, then the
+# project's targets with PASS or MISS. `make bench` runs it after scripts/setup.sh
+# has installed the peers (Boost.Context, libuv, Go, Python, g++).
+#
+# Every benchmark program prints `RESULT <name> <value> <unit>` lines; this script
+# collects them by name. bench/README.md says how each figure is measured.
+#
+# Environment:
+#   BENCH_QUICK=1  smaller counts everywhere: a smoke test of the script (~15 s). The
+#                  figures are noisier, and the RSS and timer rows use 10k/100k.
+#
+# Output: progress and each program's own summary on stderr, the table on stdout;
+# every program's full output in bench/out/run.log, the table in bench/out/results.txt.
+# Missed targets are reported, not fatal: the exit status says only whether every
+# benchmark ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD=build/bench
+OUT=bench/out
+LOG=$OUT/run.log
+mkdir -p "$OUT"
+: >"$LOG"
+
+# ---- Sizes ----------------------------------------------------------------------
+
+if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
+    SWITCH_N=1000000 SWAP_N=100000 YIELD_N=200000 REPEATS=3
+    SPAWN_N=100000 PY_N=20000 RSS_SMALL=10000 RSS_BIG=100000 TIMERS_N=100000
+    CG_N1=20000 CG_N2=40000
+else
+    SWITCH_N=10000000 SWAP_N=1000000 YIELD_N=2000000 REPEATS=5
+    SPAWN_N=1000000 PY_N=200000 RSS_SMALL=100000 RSS_BIG=1000000 TIMERS_N=1000000
+    CG_N1=100000 CG_N2=200000
+fi
+BATCH=1000
+
+# ---- Helpers --------------------------------------------------------------------
+
+say() { printf 'bench: %s\n' "$*" >&2; }
+
+# Runs a command with its output going to the log; on failure shows the log's tail.
+quiet() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        say "failed: $*"
+        tail -n 30 "$LOG" >&2
+        exit 1
+    fi
+}
+
+declare -A R # RESULT name -> value
+
+# Runs one benchmark: shows its human-readable lines, records its RESULT lines.
+run() {
+    local out
+    printf '\n$ %s\n' "$*" >>"$LOG"
+    if ! out=$("$@" 2>>"$LOG"); then
+        say "failed: $*"
+        tail -n 30 "$LOG" >&2
+        exit 1
+    fi
+    printf '%s\n' "$out" >>"$LOG"
+    grep -v '^RESULT ' <<<"$out" | sed 's/^/  /' >&2 || true
+    local tag name value rest
+    while read -r tag name value rest; do
+        if [[ "$tag" == RESULT ]]; then R[$name]=$value; fi
+    done <<<"$out"
+}
+
+# The total instruction count of one run under callgrind.
+callgrind_total() {
+    local total
+    printf '\n$ valgrind --tool=callgrind %s\n' "$*" >>"$LOG"
+    total=$(valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 >/dev/null |
+        tee -a "$LOG" | awk '/Collected :/ { print $NF }')
+    if [[ -z "$total" ]]; then
+        say "callgrind failed on: $*"
+        exit 1
+    fi
+    printf '%s\n' "$total"
+}
+
+# Instructions per operation under callgrind, which counts the same on every run
+# (this machine has no hardware counters, and its nanoseconds move with code layout).
+# The program runs twice, with CG_N1 and CG_N2 iterations and one repeat; the
+# difference in instructions over the difference in operations cancels start-up,
+# warm-up and teardown. PER is operations per iteration.
+#   callgrind_per_op NAME PER PROGRAM [EXTRA ARGS...]
+callgrind_per_op() {
+    local name=$1 per=$2 prog=$3
+    shift 3
+    local c1 c2
+    c1=$(callgrind_total "$prog" "$CG_N1" 1 "$@")
+    c2=$(callgrind_total "$prog" "$CG_N2" 1 "$@")
+    R[$name]=$(awk -v a="$c1" -v b="$c2" -v n1="$CG_N1" -v n2="$CG_N2" -v p="$per" \
+        'BEGIN { printf "%.1f", (b - a) / ((n2 - n1) * p) }')
+    say "  $name: ${R[$name]} instructions per operation ($c1 and $c2 in all)"
+}
+
+# A `go build` of one stdlib-only file. Go builds a lone file outside any module; if
+# a newer toolchain refuses, build it as a scratch module instead.
+go_build() {
+    local out=$1 src=$2 dir
+    if go build -o "$out" "$src" >>"$LOG" 2>&1; then return; fi
+    dir="$BUILD/gomod/$(basename "$src" .go)"
+    mkdir -p "$dir"
+    cp "$src" "$dir/main.go"
+    printf 'module corabench\n\ngo 1.19\n' >"$dir/go.mod"
+    quiet bash -c "cd '$dir' && go build -o '$PWD/$out' ."
+}
+
+# ---- Build ----------------------------------------------------------------------
+
+say "building cora (Release) and the C/C++ peers in $BUILD"
+quiet cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCORA_BENCH=ON -DCORA_TESTS=OFF \
+    -DCORA_EXAMPLES=OFF
+quiet cmake --build "$BUILD" -j2 --target bench_yield bench_ctx_switch bench_spawn \
+    bench_sleep_rss bench_timers bench_timer_heap peer_boost_switch peer_swapcontext \
+    peer_libuv_timers
+
+say "building the Go peers ($(go version | awk '{ print $3 }'))"
+export GOCACHE="$PWD/build/gocache" GOPATH="$PWD/build/gopath" GOFLAGS=""
+go_build "$BUILD/go_spawn" bench/peers/go/spawn.go
+go_build "$BUILD/go_sleep" bench/peers/go/sleep.go
+# A cora loop is one thread; Go gets one thread running Go code too.
+export GOMAXPROCS=1
+
+B=$BUILD/bench
+
+# ---- Runs, each cora figure next to its peer's ------------------------------------
+
+say "context switch"
+run "$B/bench_ctx_switch" "$SWITCH_N" "$REPEATS"
+run "$B/peer_boost_switch" "$SWITCH_N" "$REPEATS"
+run "$B/peer_swapcontext" "$SWAP_N" 3
+run "$B/bench_yield" "$((YIELD_N / 2))" "$REPEATS"
+
+# valgrind comes with scripts/setup.sh's test profile, not necessarily with bench.
+if command -v valgrind >/dev/null; then
+    say "context switch under callgrind: instructions per operation"
+    callgrind_per_op cora_ctx_switch_ir 2 "$B/bench_ctx_switch"
+    callgrind_per_op boost_fiber_switch_ir 2 "$B/peer_boost_switch" fiber
+    callgrind_per_op boost_fcontext_switch_ir 2 "$B/peer_boost_switch" fcontext
+    callgrind_per_op cora_yield_ir 2 "$B/bench_yield" # N counts per task, two tasks
+else
+    say "valgrind not installed: no instruction counts (scripts/setup.sh test installs it)"
+fi
+
+say "spawn + await of a trivial task"
+run "$B/bench_spawn" "$SPAWN_N" "$BATCH"
+run "$BUILD/go_spawn" "$SPAWN_N" "$BATCH"
+run python3 bench/peers/python/spawn.py "$PY_N" "$BATCH"
+
+say "RSS per sleeping task"
+run "$B/bench_sleep_rss" "$RSS_SMALL"
+run "$BUILD/go_sleep" "$RSS_SMALL"
+run "$B/bench_sleep_rss" "$RSS_BIG"
+run "$BUILD/go_sleep" "$RSS_BIG"
+
+say "timers with random deadlines in [0, 1 s), all fired"
+run "$B/bench_timer_heap" "$TIMERS_N"
+run "$B/peer_libuv_timers" "$TIMERS_N"
+run "$B/bench_timers" "$TIMERS_N"
+
+# ---- Derived figures --------------------------------------------------------------
+
+# Page tables are memory a sleeping task costs that VmRSS does not show.
+for who in cora go; do
+    R[${who}_sleep_all_$RSS_BIG]=$(awk -v a="${R[${who}_sleep_rss_$RSS_BIG]:-0}" \
+        -v b="${R[${who}_sleep_pte_$RSS_BIG]:-0}" 'BEGIN { print a + b }')
+done
+
+count() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%gM", n / 1e6; else printf "%gk", n / 1e3 }'; }
+rss_small=$(count "$RSS_SMALL") rss_big=$(count "$RSS_BIG") timers=$(count "$TIMERS_N")
+
+# ---- The table ------------------------------------------------------------------
+
+num() { awk -v v="$1" 'BEGIN { printf (v >= 100 ? "%.0f" : (v >= 10 ? "%.1f" : "%.2f")), v }'; }
+
+# R[key], rounded for reading.
+fig() { if [[ -n "${R[$1]:-}" ]]; then num "${R[$1]}"; else printf '?'; fi; }
+
+line() { printf '%-46s %12s  %-20s %12s  %s\n' "$@"; }
+
+# Lower is better for every figure here, so the ratio is peer / cora: above 1 cora
+# wins by that factor, below 1 the peer wins by its inverse.
+#   row BENCHMARK CORA_KEY PEER_LABEL PEER_KEY UNIT WORD
+row() {
+    local what=$1 ck=$2 peer=$3 pk=$4 unit=$5 word=$6
+    local c=${R[$ck]:-} p=${R[$pk]:-} ratio
+    if [[ -z "$c" || -z "$p" ]]; then
+        line "$what" "$(fig "$ck") $unit" "$peer" "$(fig "$pk") $unit" "(missing)"
+        return
+    fi
+    ratio=$(awk -v c="$c" -v p="$p" -v w="$word" -v peer="$peer" 'BEGIN {
+        if (c <= 0 || p <= 0) { print "n/a"; exit }
+        r = p / c
+        if (r >= 0.99 && r <= 1.01) printf "about equal (%.2fx)", r
+        else if (r > 1) printf "cora %.2fx %s", r, w
+        else printf "%s %.2fx %s", peer, 1 / r, w }')
+    line "$what" "$(num "$c") $unit" "$peer" "$(num "$p") $unit" "$ratio"
+}
+
+# A row with no peer: a figure that explains another (the scheduler's share).
+solo() { line "$1" "$(fig "$2") $3" "-" "-" "$4"; }
+
+table() {
+    line benchmark cora peer "peer figure" "ratio (peer / cora)"
+    printf '%s\n' "$(printf '%.0s-' {1..130})"
+    row "context switch, raw (ns/switch)" cora_ctx_switch "Boost fiber" boost_fiber_switch ns faster
+    row "context switch, raw (ns/switch)" cora_ctx_switch "Boost jump_fcontext" boost_fcontext_switch ns faster
+    row "context switch, raw (ns/switch)" cora_ctx_switch "glibc swapcontext" swapcontext_switch ns faster
+    row "context switch, raw (instr/switch, callgrind)" cora_ctx_switch_ir "Boost fiber" boost_fiber_switch_ir ir fewer
+    row "context switch, raw (instr/switch, callgrind)" cora_ctx_switch_ir "Boost jump_fcontext" boost_fcontext_switch_ir ir fewer
+    solo "cora_yield, 2 tasks (ns/yield)" cora_yield ns "task->scheduler->task: 2 switches + scheduling"
+    solo "cora_yield, 2 tasks (instr/yield, callgrind)" cora_yield_ir ir "the same, in instructions"
+    row "spawn+await, serial (ns/task)" cora_spawn_serial "Go, GOMAXPROCS=1" go_spawn_serial ns faster
+    row "spawn+await, serial (ns/task)" cora_spawn_serial "Python asyncio" python_spawn_serial ns faster
+    row "spawn+await, batches of $BATCH (ns/task)" cora_spawn_batch "Go WaitGroup" go_spawn_batch ns faster
+    row "spawn+await, batches of $BATCH (ns/task)" cora_spawn_batch "Python gather" python_spawn_batch ns faster
+    row "RSS per sleeping task, $rss_small (KiB)" "cora_sleep_rss_$RSS_SMALL" "Go time.Sleep" "go_sleep_rss_$RSS_SMALL" KiB smaller
+    row "RSS per sleeping task, $rss_big (KiB)" "cora_sleep_rss_$RSS_BIG" "Go time.Sleep" "go_sleep_rss_$RSS_BIG" KiB smaller
+    row "  the same, RSS + page tables (KiB)" "cora_sleep_all_$RSS_BIG" "Go time.Sleep" "go_sleep_all_$RSS_BIG" KiB smaller
+    row "$timers timers, arming only (CPU s)" cora_timers_heap_arm_cpu "libuv uv_timer" libuv_timers_arm_cpu s "less CPU"
+    row "$timers timers, no tasks (CPU s)" cora_timers_heap_cpu "libuv uv_timer" libuv_timers_cpu s "less CPU"
+    row "$timers timers, one task each (CPU s)" cora_timers_tasks_cpu "libuv uv_timer" libuv_timers_cpu s "less CPU"
+    row "$timers timers, no tasks (wall s)" cora_timers_heap_wall "libuv uv_timer" libuv_timers_wall s faster
+    row "$timers timers, one task each (wall s)" cora_timers_tasks_wall "libuv uv_timer" libuv_timers_wall s faster
+}
+
+# ---- Targets ----------------------------------------------------------------------
+
+# PASS when `VALUE OP BOUND` holds (OP is <= or >=).
+#   target TEXT VALUE OP BOUND DETAIL
+target() {
+    local verdict
+    verdict=$(awk -v v="$2" -v op="$3" -v b="$4" 'BEGIN {
+        if (v == "" || b == "") { print "n/a"; exit }
+        ok = (op == "<=") ? (v + 0 <= b + 0) : (v + 0 >= b + 0)
+        print ok ? "PASS" : "MISS" }')
+    printf '%-5s %-54s %s\n' "$verdict" "$1" "$5"
+}
+
+ratio_of() { awk -v a="${R[$1]:-0}" -v b="${R[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+
+targets() {
+    printf 'Targets (from the foundation issue):\n'
+    target "switch no slower than Boost.Context (ns)" "${R[cora_ctx_switch]:-}" "<=" \
+        "${R[boost_fiber_switch]:-}" \
+        "cora $(fig cora_ctx_switch) ns, Boost fiber $(fig boost_fiber_switch) ns"
+    target "switch no slower than Boost.Context (instructions)" "${R[cora_ctx_switch_ir]:-}" \
+        "<=" "${R[boost_fiber_switch_ir]:-}" \
+        "cora $(fig cora_ctx_switch_ir), Boost fiber $(fig boost_fiber_switch_ir) per switch"
+    local s b
+    s=$(ratio_of go_spawn_serial cora_spawn_serial)
+    b=$(ratio_of go_spawn_batch cora_spawn_batch)
+    target "spawn+await at least 3x faster than Go, serial" "$s" ">=" 3 "Go / cora = $s"
+    target "spawn+await at least 3x faster than Go, batches" "$b" ">=" 3 "Go / cora = $b"
+    target "at most 4.5 KiB RSS per sleeping task, $rss_small" \
+        "${R[cora_sleep_rss_$RSS_SMALL]:-}" "<=" 4.5 "$(fig "cora_sleep_rss_$RSS_SMALL") KiB"
+    target "at most 4.5 KiB RSS per sleeping task, $rss_big" \
+        "${R[cora_sleep_rss_$RSS_BIG]:-}" "<=" 4.5 "$(fig "cora_sleep_rss_$RSS_BIG") KiB"
+    target "$timers timers at least as fast as libuv (no tasks, CPU)" \
+        "${R[cora_timers_heap_cpu]:-}" "<=" "${R[libuv_timers_cpu]:-}" \
+        "cora $(fig cora_timers_heap_cpu) s, libuv $(fig libuv_timers_cpu) s"
+    target "$timers timers at least as fast as libuv (tasks, CPU)" \
+        "${R[cora_timers_tasks_cpu]:-}" "<=" "${R[libuv_timers_cpu]:-}" \
+        "cora $(fig cora_timers_tasks_cpu) s, libuv $(fig libuv_timers_cpu) s"
+}
+
+{
+    quick=""
+    [[ "${BENCH_QUICK:-0}" == 1 ]] && quick=", QUICK sizes"
+    printf '\ncora benchmarks, %s, %s, %s CPUs%s\n\n' "$(date -u '+%Y-%m-%d %H:%M UTC')" \
+        "$(uname -srm)" "$(nproc)" "$quick"
+    table
+    printf '\n'
+    targets
+    printf '\nFull output: %s. How each figure is measured: bench/README.md.\n' "$LOG"
+} | tee "$OUT/results.txt"
