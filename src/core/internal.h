@@ -214,6 +214,8 @@ struct cora_loop {
     const struct cora__backend *backend;
     void *backend_data;
     uint64_t next_task_id;
+    cora_task *free_tasks; /* released task records kept for reuse (linked by arg) */
+    size_t nfree_tasks;
     size_t inflight; /* operations submitted to the backend and not completed */
     bool stopping;   /* main has ended: the rest are being cancelled */
     bool debug;      /* CORA_DEBUG=1 */
@@ -247,7 +249,13 @@ extern __thread cora__census cora__census_now;
  * completed at once (Tokio's coop budget is 128 too). */
 #define CORA__BUDGET 128
 
-cora_loop *cora__loop(void); /* the thread's loop or NULL */
+/* The thread's loop or NULL. Inline and initial-exec: it is on every hot path, and
+ * the general-dynamic TLS model would cost a call into the dynamic linker each time. */
+extern __thread cora_loop *cora__tls_loop __attribute__((tls_model("initial-exec")));
+static inline cora_loop *cora__loop(void)
+{
+    return cora__tls_loop;
+}
 
 /* Parks the running task until cora__wake; `on_cancel` runs if it is cancelled
  * meanwhile (NULL: the cancellation waits for the next suspension point).

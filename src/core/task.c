@@ -42,6 +42,8 @@ static void switch_to_sched(cora_task *t)
 #endif
 }
 
+#define TASK_FREE_MAX 4096 /* task records a loop keeps for reuse */
+
 /* ---- Life of a task ------------------------------------------------------------ */
 
 static void finish(cora_task *t, int status, void *result)
@@ -137,7 +139,17 @@ void cora__task_release(cora_task *t)
     cora__list_remove(&t->all_link);
     cora__census_now.tasks--;
     free(t->locals);
-    free(t);
+    /* Keep the record for the next spawn: glibc's per-thread cache holds only 7 of a
+     * size, so a batch of spawns would otherwise go through the main allocator (a
+     * third of spawn+await's instructions, measured with callgrind). */
+    cora_loop *loop = t->loop;
+    if (loop->nfree_tasks < TASK_FREE_MAX) {
+        t->arg = loop->free_tasks;
+        loop->free_tasks = t;
+        loop->nfree_tasks++;
+    } else {
+        free(t);
+    }
 }
 
 void cora__report_unobserved(cora_task *t)
@@ -157,8 +169,14 @@ int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts 
     if (!out || !fn) return -EINVAL;
     size_t stack_size = opts ? opts->stack_size : 0;
     if (stack_size > CORA_STACK_MAX) return -EINVAL;
-    cora_task *t = calloc(1, sizeof *t);
-    if (!t) return -ENOMEM;
+    cora_task *t = loop->free_tasks;
+    if (t) {
+        loop->free_tasks = t->arg;
+        loop->nfree_tasks--;
+        memset(t, 0, sizeof *t);
+    } else if (!(t = calloc(1, sizeof *t))) {
+        return -ENOMEM;
+    }
     t->loop = loop;
     t->fn = fn;
     t->arg = arg;
@@ -169,8 +187,8 @@ int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts 
     /* The default name "task-<id>" is made when first asked for: formatting it
      * here would cost more than the rest of spawn. */
     if (opts && opts->name) snprintf(t->name, sizeof t->name, "%s", opts->name);
-    if (loop->current && cora__local_inherit(t, loop->current) < 0) {
-        free(t);
+    if (loop->current && loop->current->nlocals && cora__local_inherit(t, loop->current) < 0) {
+        free(t); /* not counted, not listed: plain free is right */
         return -ENOMEM;
     }
     /* A loop that is shutting down cancels newcomers at once (they never run), as
