@@ -8,8 +8,7 @@
  *         await asyncio.gather(greet("Alice", 2), greet("Bob", 1))
  *
  * Both greetings run concurrently: Bob prints after 1 s, Alice after 2 s, and the
- * whole run takes about 2 s, not 3. (Until cora_gather lands, main spawns both and
- * awaits each; gather is exactly that, plus error handling.)
+ * whole run takes about 2 s, not 3.
  */
 #include <cora.h>
 #include <stdio.h>
@@ -34,15 +33,12 @@ static void *amain(void *arg)
     (void)arg;
     struct greeting alice = {"Alice", 2}, bob = {"Bob", 1};
     int64_t start = cora_now_ns();
-    cora_task *a = cora_spawn(greet, &alice);
-    cora_task *b = cora_spawn(greet, &bob);
-    if (!a || !b) return cora_fail(-ENOMEM);
-    int ea = cora_await(a, NULL);
-    int eb = cora_await(b, NULL);
+    /* asyncio.gather(greet("Alice", 2), greet("Bob", 1)) */
+    cora_task *tasks[2] = {cora_spawn(greet, &alice), cora_spawn(greet, &bob)};
+    if (!tasks[0] || !tasks[1]) return cora_fail(-ENOMEM);
+    int err = cora_gather(2, tasks, NULL, 0);
     printf("elapsed: %.2f s\n", (double)(cora_now_ns() - start) / 1e9);
-    if (ea < 0) return cora_fail(ea);
-    if (eb < 0) return cora_fail(eb);
-    return NULL;
+    return err < 0 ? cora_fail(err) : NULL;
 }
 
 int main(void)

@@ -176,6 +176,168 @@ int cora_sleep_until_ns(int64_t deadline_ns);
 /* The monotonic clock in nanoseconds (CLOCK_MONOTONIC). */
 int64_t cora_now_ns(void);
 
+/* ---- Timeouts and shields: cancel scopes ----------------------------------------
+ *
+ * A scope is a region of a task's code with an optional deadline (Trio's cancel
+ * scopes, asyncio.timeout). While the task is inside it:
+ *   - when the deadline passes, the current or next suspending call returns
+ *     -ETIMEDOUT (a timeout is a cancellation whose cause is -ETIMEDOUT), and so does
+ *     every later one inside the scope;
+ *   - cora_scope_cancel cancels the scope: suspending calls inside return -ECANCELED;
+ *   - scopes nest: whichever deadline passes first cancels its scope, so the nearest
+ *     deadline wins;
+ *   - a shield (CORA_SCOPE_SHIELD) holds back cancellations and deadlines from
+ *     outside: they are delivered at the first suspension point after the shield is
+ *     exited, never lost.
+ * Every suspending call in cora honours scopes. Enter and exit in LIFO order in the
+ * same function, like a lock: a task that returns inside a scope is reported.
+ *
+ *     cora_scope s;
+ *     cora_fail_after(&s, 2.0);              // asyncio.timeout(2) / trio.fail_after(2)
+ *     ssize_t n = cora_read(fd, buf, len);    // -ETIMEDOUT after 2 s
+ *     int err = cora_scope_exit(&s);          // -ETIMEDOUT if the 2 s ran out
+ */
+
+/* A scope: a fixed-size stand-in to put on the stack; its insides are private. */
+typedef struct cora_scope {
+    void *private_[10];
+} cora_scope;
+
+#define CORA_NO_DEADLINE INT64_MAX
+#define CORA_SCOPE_SHIELD 0x1u  /* outer cancellations wait until the scope is exited */
+#define CORA_SCOPE_MOVE_ON 0x2u /* cora_scope_exit reports no error when it expired */
+
+/* Enters a scope whose deadline is the monotonic time deadline_ns (CORA_NO_DEADLINE
+ * for none; a time already past makes it expired from the start). Returns 0, -EPERM
+ * outside a task, -EINVAL (bad flags), -ENOMEM. */
+int cora_scope_enter(cora_scope *s, int64_t deadline_ns, unsigned flags);
+
+/* Enter a scope `seconds` from now that fails with -ETIMEDOUT (Trio's fail_after,
+ * asyncio.timeout), one that just moves on (Trio's move_on_after: cora_scope_exit
+ * returns 0, cora_scope_cause tells whether time ran out), or a shield with no
+ * deadline (asyncio.shield for a section of code). Return as cora_scope_enter;
+ * a NaN is -EINVAL. */
+int cora_fail_after(cora_scope *s, double seconds);
+int cora_move_on_after(cora_scope *s, double seconds);
+int cora_shield_enter(cora_scope *s);
+
+/* Leaves the scope, which must be the calling task's innermost one (else -EINVAL and
+ * nothing changes). Returns -ETIMEDOUT if its deadline passed (unless it was entered
+ * with CORA_SCOPE_MOVE_ON), else 0. Cancellations from outside that a shield held back
+ * are delivered at the next suspension point. */
+int cora_scope_exit(cora_scope *s);
+
+/* Cancels the scope: suspending calls inside it return -ECANCELED from now on;
+ * cora_scope_exit then returns 0. Does nothing to a scope already cancelled or
+ * expired. Call from a task or callback of the same loop. */
+void cora_scope_cancel(cora_scope *s);
+
+/* What ended the scope: 0 (nothing yet), -ETIMEDOUT or -ECANCELED. Valid until the
+ * struct goes away. */
+int cora_scope_cause(const cora_scope *s);
+
+/* ---- Waiting for several tasks ------------------------------------------------- */
+
+/* The outcome of one task: its status (0, its error, -ECANCELED) and its result. */
+typedef struct cora_outcome {
+    int status;
+    void *result;
+} cora_outcome;
+
+#define CORA_GATHER_FAIL_FAST 0x1u
+
+/* asyncio.gather: waits until every task in tasks[0..n) has ended and collects each
+ * outcome into out[i] (when out is not NULL), in input order whatever the order they
+ * ended in. Ownership: gather takes every handle and releases every task before it
+ * returns, on every path; do not use them afterwards. (If the arguments are refused,
+ * with -EINVAL, -EPERM or -EBUSY, nothing is taken.)
+ * Without flags (asyncio's return_exceptions=True), every task runs to its end;
+ * returns 0 if all succeeded, else the first error in input order.
+ * With CORA_GATHER_FAIL_FAST, the first task to fail (in time) cancels the others;
+ * gather still waits for them to end (nothing leaks) and returns that first error.
+ * If the gathering task is cancelled or its deadline passes, the tasks are cancelled
+ * and awaited, and -ECANCELED or -ETIMEDOUT is returned.
+ * Errors: -EINVAL (a NULL, duplicated, detached or grouped task), -EPERM (outside a
+ * task, or a task of another loop), -EBUSY (a task another owner is awaiting). */
+int cora_gather(size_t n, cora_task *const *tasks, cora_outcome *out, unsigned flags);
+
+#define CORA_FIRST_COMPLETED 1 /* asyncio.FIRST_COMPLETED */
+#define CORA_FIRST_ERROR 2     /* asyncio.FIRST_EXCEPTION: a failure, or all ended */
+#define CORA_ALL_COMPLETED 3   /* asyncio.ALL_COMPLETED */
+
+/* asyncio.wait: suspends until the condition `mode` holds for tasks[0..n), or
+ * `timeout` seconds pass (negative: no timeout). Sets done[i] (when done is not NULL)
+ * to 1 for each task that has ended, 0 for the pending ones, and returns how many
+ * have ended. Collects nothing: the caller still owns every handle (await a done task
+ * to collect it without suspending). The timeout passing is not an error.
+ * Errors: -ECANCELED / -ETIMEDOUT (the caller was cancelled or an outer deadline
+ * passed), -EINVAL, -EPERM, -ENOMEM. */
+int cora_wait(size_t n, cora_task *const *tasks, int mode, double timeout, unsigned char *done);
+
+/* asyncio.as_completed: an iterator giving tasks in the order they end.
+ *
+ *     cora_as_completed it;
+ *     cora_as_completed_init(&it, n, tasks, 10.0);
+ *     cora_task *t;
+ *     while ((r = cora_as_completed_next(&it, &t)) > 0)
+ *         cora_await(t, &result);             // done already: does not suspend
+ *     cora_as_completed_free(&it);
+ *
+ * init copies the array (the caller keeps ownership of the tasks) and returns 0,
+ * -EINVAL, -EPERM or -ENOMEM. next returns 1 with *out set to a task that has ended,
+ * 0 when every task has been handed out, -ETIMEDOUT once `timeout` seconds (negative:
+ * none) have passed since init, or -ECANCELED. free releases the copy. */
+typedef struct cora_as_completed {
+    void *private_[4];
+} cora_as_completed;
+int cora_as_completed_init(cora_as_completed *it, size_t n, cora_task *const *tasks,
+                           double timeout);
+int cora_as_completed_next(cora_as_completed *it, cora_task **out);
+void cora_as_completed_free(cora_as_completed *it);
+
+/* asyncio.wait_for: cora_await with a timeout. If `seconds` pass first, `t` is
+ * cancelled and awaited, and -ETIMEDOUT is returned; if the caller is cancelled, the
+ * same with -ECANCELED. Either way the handle is released: do not use `t` afterwards.
+ * If `t` succeeded (even as the deadline passed) its result goes to *result and 0 is
+ * returned, so a result that owns memory is never lost. Otherwise returns t's error. */
+int cora_wait_for(cora_task *t, double seconds, void **result);
+
+/* ---- Task groups (asyncio.TaskGroup, Trio's nursery) --------------------------- */
+
+/* A group: a fixed-size stand-in to put on the stack or in a struct. */
+typedef struct cora_group {
+    void *private_[10];
+} cora_group;
+
+/* Prepares a group for the current loop. Returns 0, -EPERM outside a loop,
+ * -EINVAL if g is NULL. Allocates nothing. */
+int cora_group_init(cora_group *g);
+
+/* Starts fn(arg) as a child of the group (options as cora_spawn_ex). The group owns
+ * the child: no handle is given out. A group that is failing or cancelled starts new
+ * children cancelled (they never run). Children may spawn into their own group.
+ * Returns 0, -EPERM (other loop), -EINVAL, -ENOMEM. */
+int cora_group_spawn(cora_group *g, cora_fn fn, void *arg, const cora_spawn_opts *opts);
+
+/* Waits until every child has ended. The first child to fail cancels the others;
+ * every failure is recorded (cora_group_failure). Returns 0 if no child failed, else
+ * the first failure. If the waiting task is cancelled or times out, the children are
+ * cancelled and awaited first, and -ECANCELED or -ETIMEDOUT is returned. A child
+ * cancelled by the group does not count as failed. -EBUSY if another task is waiting
+ * on the group. Must be called before the group goes out of scope. */
+int cora_group_wait(cora_group *g);
+
+/* Cancels every child (the group as a whole); later children start cancelled. */
+void cora_group_cancel(cora_group *g);
+
+/* How many children failed, and the i-th failure's error (in the order they
+ * happened; 0 past the end). */
+size_t cora_group_failures(const cora_group *g);
+int cora_group_failure(const cora_group *g, size_t i);
+
+/* Frees the failure list. Call after cora_group_wait. */
+void cora_group_destroy(cora_group *g);
+
 /* ---- Task-local storage (the role of contextvars) ------------------------------ */
 
 /* A key: define one per variable with static storage, e.g.

@@ -151,6 +151,25 @@ enum cora__task_state { CORA__READY, CORA__RUNNING, CORA__SUSPENDED, CORA__DONE 
  * done with an operation). */
 typedef void (*cora__cancel_fn)(cora_task *t);
 
+/* A node on a task's done list: fn runs when the task ends (await, gather, wait,
+ * groups all watch tasks this way). */
+typedef struct cora__waiter {
+    cora__list link;
+    void (*fn)(struct cora__waiter *w, cora_task *done);
+    cora_task *task; /* the watcher, for callbacks that wake it */
+} cora__waiter;
+
+/* A cancel scope (scope.c); the public cora_scope is its stand-in. */
+typedef struct cora__scope {
+    struct cora__scope *outer;
+    cora_task *task;
+    cora__timer timer;
+    int cause; /* 0, -ECANCELED or -ETIMEDOUT */
+    bool shield;
+    bool move_on;
+    bool delivered; /* a suspension point inside returned the cause */
+} cora__scope;
+
 typedef struct cora__local_slot {
     const cora_local *key;
     void *value;
@@ -175,7 +194,13 @@ struct cora_task {
     int wake_result;          /* what cora__park returns */
     cora__cancel_fn on_cancel; /* while parked */
     void *wait_obj;            /* what it is parked on (for on_cancel) */
-    cora_task *awaiter;        /* the task parked in cora_await on this one */
+    cora__list done_waiters;   /* cora__waiter nodes, run when the task ends */
+    bool awaited;              /* an owner is collecting it (await, gather, wait_for) */
+    bool in_group;             /* a task group owns it */
+    void *group;               /* that group (group.c) */
+    cora__list group_link;     /* in the group's list of live children */
+    cora__waiter group_node;   /* on done_waiters while in a group */
+    cora__scope *scopes;       /* innermost cancel scope, or NULL */
     cora__timer timer;         /* for sleeps */
     unsigned budget;           /* operations left before a forced yield */
     cora__stack *stack; /* taken at first run, given back when the task ends */
@@ -183,6 +208,7 @@ struct cora_task {
     cora__local_slot *locals;
     uint32_t nlocals, caplocals;
     uint64_t id;
+    uint64_t done_seq; /* the loop's count of ended tasks when this one ended */
 #ifdef CORA__ASAN
     void *asan_fake;
 #endif
@@ -214,6 +240,7 @@ struct cora_loop {
     const struct cora__backend *backend;
     void *backend_data;
     uint64_t next_task_id;
+    uint64_t done_count; /* tasks ended so far: orders completions (as_completed) */
     cora_task *free_tasks; /* released task records kept for reuse (linked by arg) */
     size_t nfree_tasks;
     size_t inflight; /* operations submitted to the backend and not completed */
@@ -261,8 +288,24 @@ static inline cora_loop *cora__loop(void)
  * meanwhile (NULL: the cancellation waits for the next suspension point).
  * Returns the value given to cora__wake. Call only from a task. */
 int cora__park(cora__cancel_fn on_cancel, void *wait_obj);
-/* Makes a parked task ready; its cora__park returns `result`. */
+/* Makes a parked task ready; its cora__park returns `result`. Does nothing if the
+ * task is not parked (already woken this round, say), so several wake sources for
+ * one wait are safe. */
 void cora__wake(cora_task *t, int result);
+/* cora__checkpoint, then cora__park: the usual way to suspend. */
+int cora__suspend(cora__cancel_fn on_cancel, void *wait_obj);
+/* An on_cancel that just wakes the task with -ECANCELED (waits whose bookkeeping the
+ * waiting code undoes itself). */
+void cora__cancel_wake(cora_task *t);
+
+/* Cancellation state, scope.c. pending: the error the next suspension point must
+ * return (0: none), without side effects. deliver: the same, marking it delivered.
+ * poke: a parked task whose pending cancellation just appeared is woken through its
+ * on_cancel. */
+int cora__pending_cancel(const cora_task *t);
+int cora__deliver_cancel(cora_task *t);
+void cora__poke(cora_task *t);
+void cora__scopes_abandon(cora_task *t);
 /* The check every suspension point makes first: -ECANCELED once a cancellation is
  * pending (and marks it delivered), -EPERM outside a task, else 0. */
 int cora__checkpoint(void);

@@ -52,11 +52,12 @@ static void finish(cora_task *t, int status, void *result)
     t->status = status;
     t->result = result;
     t->state = CORA__DONE;
+    t->done_seq = ++loop->done_count;
     loop->live--;
-    if (t->awaiter) {
-        cora_task *w = t->awaiter;
-        t->awaiter = NULL;
-        cora__wake(w, 0);
+    cora__list *l;
+    while ((l = cora__list_pop_front(&t->done_waiters))) {
+        cora__waiter *w = CORA__CONTAINER_OF(l, cora__waiter, link);
+        w->fn(w, t);
     }
 }
 
@@ -69,6 +70,7 @@ static void task_entry(void *p)
     __sanitizer_finish_switch_fiber(NULL, &loop->sched_stack_bottom, &loop->sched_stack_size);
 #endif
     void *r = t->fn(t->arg);
+    if (t->scopes) cora__scopes_abandon(t);
     int status = 0;
     if (t->failed)
         status = t->status;
@@ -195,6 +197,8 @@ int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts 
      * it cancelled everything else. */
     if (loop->stopping) t->cancel_requested = true;
     cora__list_init(&t->link);
+    cora__list_init(&t->done_waiters);
+    cora__list_init(&t->group_link);
     cora__census_now.tasks++;
     cora__list_push_back(&loop->tasks, &t->all_link);
     cora__list_push_back(&loop->runq, &t->link);
@@ -221,13 +225,29 @@ int cora__park(cora__cancel_fn on_cancel, void *wait_obj)
     t->on_cancel = on_cancel;
     t->wait_obj = wait_obj;
     switch_to_sched(t);
-    if (t->wake_result == -ECANCELED && t->cancel_requested) t->cancel_delivered = true;
+    if (t->wake_result == -ECANCELED) {
+        /* Woken by a cancellation: report its cause (-ETIMEDOUT for a deadline). */
+        int c = cora__deliver_cancel(t);
+        return c ? c : -ECANCELED;
+    }
     return t->wake_result;
+}
+
+int cora__suspend(cora__cancel_fn on_cancel, void *wait_obj)
+{
+    int c = cora__checkpoint();
+    return c ? c : cora__park(on_cancel, wait_obj);
+}
+
+void cora__cancel_wake(cora_task *t)
+{
+    cora__wake(t, -ECANCELED);
 }
 
 void cora__wake(cora_task *t, int result)
 {
     cora_loop *loop = t->loop;
+    if (t->state != CORA__SUSPENDED) return;
     t->wake_result = result;
     t->on_cancel = NULL;
     t->wait_obj = NULL;
@@ -241,11 +261,7 @@ int cora__checkpoint(void)
     cora_loop *loop = cora__loop();
     cora_task *t = loop ? loop->current : NULL;
     if (!t) return -EPERM;
-    if (t->cancel_requested) {
-        t->cancel_delivered = true;
-        return -ECANCELED;
-    }
-    return 0;
+    return cora__deliver_cancel(t);
 }
 
 int cora_yield(void)
@@ -270,11 +286,10 @@ int cora__budget_spend(void)
 
 /* ---- Awaiting, detaching, cancelling ------------------------------------------- */
 
-static void await_cancel(cora_task *self)
+static void await_done(cora__waiter *w, cora_task *done)
 {
-    cora_task *target = self->wait_obj;
-    target->awaiter = NULL;
-    cora__wake(self, -ECANCELED);
+    (void)done;
+    cora__wake(w->task, 0);
 }
 
 int cora_await(cora_task *t, void **result)
@@ -284,14 +299,18 @@ int cora_await(cora_task *t, void **result)
     if (!t) return -EINVAL;
     if (!self || t->loop != loop) return -EPERM;
     if (t == self) return -EDEADLK;
-    if (t->detached) return -EINVAL;
+    if (t->detached || t->in_group) return -EINVAL;
     if (t->state != CORA__DONE) {
-        if (t->awaiter) return -EBUSY;
-        int c = cora__checkpoint();
-        if (c) return c;
-        t->awaiter = self;
-        int r = cora__park(await_cancel, t);
-        if (r < 0) return r;
+        if (t->awaited) return -EBUSY;
+        cora__waiter w = {.fn = await_done, .task = self};
+        cora__list_push_back(&t->done_waiters, &w.link);
+        t->awaited = true;
+        int r = cora__suspend(cora__cancel_wake, NULL);
+        if (t->state != CORA__DONE) { /* the caller was cancelled: t goes on */
+            cora__list_remove(&w.link);
+            t->awaited = false;
+            return r < 0 ? r : -ECANCELED;
+        }
     }
     int status = t->status;
     if (result) *result = t->result;
@@ -301,7 +320,7 @@ int cora_await(cora_task *t, void **result)
 
 int cora_detach(cora_task *t)
 {
-    if (!t || t->detached) return -EINVAL;
+    if (!t || t->detached || t->in_group || t->awaited) return -EINVAL;
     t->detached = true;
     if (t->state == CORA__DONE) {
         cora__report_unobserved(t);
@@ -315,11 +334,7 @@ int cora_cancel(cora_task *t)
     if (!t) return -EINVAL;
     if (t->state == CORA__DONE) return 0;
     t->cancel_requested = true;
-    if (t->state == CORA__SUSPENDED && t->on_cancel) {
-        cora__cancel_fn fn = t->on_cancel;
-        t->on_cancel = NULL;
-        fn(t);
-    }
+    cora__poke(t);
     return 0;
 }
 

@@ -90,7 +90,10 @@ int64_t cora__io_run(cora__op *op)
     }
     loop->inflight++;
     cora__census_now.ops++;
-    cora__park(io_cancel, op);
+    int w = cora__park(io_cancel, op);
+    /* Our cancellation took effect: report its cause (-ETIMEDOUT under a deadline).
+     * Any other result is the operation's own, returned as is so no byte is lost. */
+    if (op->res == -ECANCELED && w < 0) return w;
     return op->res;
 }
 
