@@ -14,12 +14,24 @@
 extern "C" {
 #endif
 
-/* An event (asyncio.Event): a flag that tasks can wait to see set. */
+/* Conventions for this header:
+ *   - waits return 0, or -ECANCELED / -ETIMEDOUT (the caller was cancelled, or a scope
+ *     deadline passed: see cora_fail_after), or -EPERM outside a task;
+ *   - `try` forms never suspend and return -EAGAIN instead of waiting;
+ *   - `_timeout` forms take a relative timeout in seconds and return -ETIMEDOUT when
+ *     it passes;
+ *   - waiters are served first in, first out; a waiter that is cancelled while being
+ *     woken keeps what it was handed and returns 0 (the cancellation comes at its next
+ *     suspension point), and a waiter cancelled before leaves the queue without taking
+ *     anything, so no wake-up is lost and nothing is kept by a task that gave up. */
+
+/* ---- Event (asyncio.Event): a flag that tasks can wait to see set --------------- */
+
 typedef struct cora_event {
     void *private_[3];
 } cora_event;
 
-/* Static initialiser is not possible for the waiter list; call cora_event_init. */
+/* Prepares an event, cleared. Allocates nothing. */
 void cora_event_init(cora_event *ev);
 
 /* Sets the flag and wakes every waiting task. Never suspends. */
@@ -28,14 +40,101 @@ void cora_event_set(cora_event *ev);
 /* Clears the flag; waiters stay waiting. */
 void cora_event_clear(cora_event *ev);
 
-/* 1 if set, else 0. */
+/* 1 if set, else 0. (The `try` form of waiting.) */
 int cora_event_is_set(const cora_event *ev);
 
-/* Suspends the calling task until the flag is set (returns at once if it is).
- * Returns 0, -ECANCELED, or -EPERM outside a task. A task cancelled while being woken
- * still returns 0 (the wake-up is not lost); the cancellation comes at its next
- * suspension point. */
+/* Suspends until the flag is set (returns at once if it is). */
 int cora_event_wait(cora_event *ev);
+int cora_event_wait_timeout(cora_event *ev, double seconds);
+
+/* ---- Lock (asyncio.Lock): FIFO, not re-entrant --------------------------------- */
+
+typedef struct cora_lock {
+    void *private_[3];
+} cora_lock;
+
+/* Prepares an unlocked lock. Allocates nothing. */
+void cora_lock_init(cora_lock *l);
+
+/* Takes the lock, waiting in FIFO order. -EDEADLK if the caller holds it already. */
+int cora_lock_acquire(cora_lock *l);
+int cora_lock_tryacquire(cora_lock *l);
+int cora_lock_acquire_timeout(cora_lock *l, double seconds);
+
+/* Releases the lock, handing it to the first waiter. Only the task holding it may
+ * release it: -EPERM otherwise. Never suspends. */
+int cora_lock_release(cora_lock *l);
+
+/* 1 if some task holds the lock. */
+int cora_lock_locked(const cora_lock *l);
+
+/* ---- Semaphore and BoundedSemaphore --------------------------------------------- */
+
+typedef struct cora_sem {
+    void *private_[3];
+} cora_sem;
+
+/* A semaphore with `value` permits (asyncio.Semaphore). */
+void cora_sem_init(cora_sem *s, unsigned value);
+
+/* A bounded semaphore (asyncio.BoundedSemaphore): releasing more permits than were
+ * taken is an error (-EOVERFLOW) instead of silently raising the limit. -EINVAL if
+ * value is 0. */
+int cora_sem_init_bounded(cora_sem *s, unsigned value);
+
+/* Takes a permit, waiting in FIFO order (a newcomer never overtakes a waiter). */
+int cora_sem_acquire(cora_sem *s);
+int cora_sem_tryacquire(cora_sem *s);
+int cora_sem_acquire_timeout(cora_sem *s, double seconds);
+
+/* Gives a permit back (to the first waiter, if any). Returns 0, or -EOVERFLOW for a
+ * bounded semaphore released more often than acquired. Never suspends. */
+int cora_sem_release(cora_sem *s);
+
+/* Permits available now. */
+unsigned cora_sem_value(const cora_sem *s);
+
+/* ---- Condition (asyncio.Condition) ---------------------------------------------- */
+
+typedef struct cora_cond {
+    void *private_[3];
+} cora_cond;
+
+/* Prepares a condition over `lock` (which must outlive it). */
+void cora_cond_init(cora_cond *c, cora_lock *lock);
+
+/* The caller must hold the lock (-EPERM otherwise). Releases it, waits for a notify,
+ * and takes the lock back before returning, on every path: even a wait that returns
+ * -ECANCELED or -ETIMEDOUT returns holding the lock. */
+int cora_cond_wait(cora_cond *c);
+int cora_cond_wait_timeout(cora_cond *c, double seconds);
+
+/* Waits until pred(arg) is true (asyncio's Condition.wait_for): checks it first, then
+ * after every wake-up, with the lock held. Returns 0 or the error of a wait. */
+int cora_cond_wait_until(cora_cond *c, int (*pred)(void *arg), void *arg);
+
+/* Wakes up to n waiters, or all of them, in FIFO order. The caller should hold the
+ * lock (as in asyncio); the woken tasks run once it is released. */
+void cora_cond_notify(cora_cond *c, unsigned n);
+void cora_cond_notify_all(cora_cond *c);
+
+/* ---- Barrier (asyncio.Barrier) -------------------------------------------------- */
+
+typedef struct cora_barrier {
+    void *private_[3];
+} cora_barrier;
+
+/* A barrier for `parties` tasks. Returns 0, or -EINVAL if parties is 0. */
+int cora_barrier_init(cora_barrier *b, unsigned parties);
+
+/* Waits until `parties` tasks have arrived; the last one releases them all and the
+ * barrier starts a new round. Returns the caller's arrival index in the round
+ * (0 .. parties-1), or an error; a waiter cancelled before the round completes leaves
+ * it, so the round waits for another arrival. */
+int cora_barrier_wait(cora_barrier *b);
+
+/* Tasks waiting in the current round. */
+unsigned cora_barrier_waiting(const cora_barrier *b);
 
 #ifdef __cplusplus
 }
