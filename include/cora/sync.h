@@ -8,7 +8,9 @@
 #ifndef CORA_SYNC_H
 #define CORA_SYNC_H
 
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -135,6 +137,79 @@ int cora_barrier_wait(cora_barrier *b);
 
 /* Tasks waiting in the current round. */
 unsigned cora_barrier_waiting(const cora_barrier *b);
+
+/* ---- Queues (asyncio.Queue, LifoQueue, PriorityQueue) ---------------------------
+ *
+ * Items are pointers; the queue never looks at what they point to. Ownership of an
+ * item passes to the queue when put succeeds and to the getter when get succeeds; a
+ * put that fails (-EAGAIN, -ECANCELED, -ETIMEDOUT, -ESHUTDOWN) leaves the item with
+ * the caller. Shutdown follows Python 3.13: after cora_queue_shutdown, puts fail with
+ * -ESHUTDOWN and gets drain what is queued, then fail with -ESHUTDOWN; waiting tasks
+ * are woken with that error. Nothing queued is ever dropped silently.
+ */
+typedef struct cora_queue cora_queue;
+
+#define CORA_QUEUE_FIFO 0
+#define CORA_QUEUE_LIFO 1
+#define CORA_QUEUE_PRIORITY 2 /* smallest first by cmp; equal items in no set order */
+
+#define CORA_QUEUE_THREADSAFE 0x1u /* plain threads may use the _threadsafe calls */
+
+typedef struct cora_queue_opts {
+    size_t maxsize; /* 0: unbounded */
+    int kind;       /* CORA_QUEUE_FIFO (default), _LIFO or _PRIORITY */
+    int (*cmp)(const void *a, const void *b); /* PRIORITY only: < 0 if a comes first */
+    unsigned flags; /* CORA_QUEUE_THREADSAFE */
+} cora_queue_opts;
+
+/* Makes a queue for the current loop (opts NULL: unbounded FIFO). Stores it in *out
+ * and returns 0, or -EINVAL (bad kind, cmp given without PRIORITY or missing with
+ * it, unknown flags), -EPERM outside a loop, -ENOMEM. The caller frees it. */
+int cora_queue_new(cora_queue **out, const cora_queue_opts *opts);
+
+/* Frees an empty queue nobody waits on. Returns 0, or -EBUSY (items still queued,
+ * tasks waiting, or a cross-thread hand-over in flight): nothing is freed then. */
+int cora_queue_free(cora_queue *q);
+
+/* Puts an item, waiting while the queue is full. -ESHUTDOWN after shutdown. */
+int cora_queue_put(cora_queue *q, void *item);
+int cora_queue_tryput(cora_queue *q, void *item);
+int cora_queue_put_timeout(cora_queue *q, void *item, double seconds);
+
+/* Takes an item into *item, waiting while the queue is empty. -ESHUTDOWN once the
+ * queue is shut down and empty. */
+int cora_queue_get(cora_queue *q, void **item);
+int cora_queue_tryget(cora_queue *q, void **item);
+int cora_queue_get_timeout(cora_queue *q, void **item, double seconds);
+
+/* Marks one item taken earlier as processed (asyncio's task_done). -EINVAL if called
+ * more times than items were put. Never suspends; callable from any thread on a
+ * thread-safe queue. */
+int cora_queue_task_done(cora_queue *q);
+
+/* Waits until every item put has been marked done. */
+int cora_queue_join(cora_queue *q);
+
+/* Shuts the queue down (see above). Returns 0, -EPERM from another loop. */
+int cora_queue_shutdown(cora_queue *q);
+
+/* Shuts down at once (Python's shutdown(immediate=True)): every queued item is removed
+ * and passed to drop(item, ctx) (when drop is not NULL) so the program can free or
+ * report it, and counts as done; waiting getters and putters get -ESHUTDOWN. Returns
+ * how many items were removed. drop must not call back into the queue. */
+ssize_t cora_queue_shutdown_now(cora_queue *q, void (*drop)(void *item, void *ctx), void *ctx);
+
+/* Items queued now; 1 if shut down. */
+size_t cora_queue_size(cora_queue *q);
+int cora_queue_is_shutdown(cora_queue *q);
+
+/* From a plain thread (not the queue's loop thread: -EDEADLK there), on a queue made
+ * with CORA_QUEUE_THREADSAFE (-EINVAL otherwise): put blocks the thread while the
+ * queue is full, get blocks it while the queue is empty; tasks waiting on the loop
+ * side are woken. Both return 0 or -ESHUTDOWN. This is how a thread pool or a C
+ * library's callback thread talks to tasks. The queue must outlive every thread call. */
+int cora_queue_put_threadsafe(cora_queue *q, void *item);
+int cora_queue_get_threadsafe(cora_queue *q, void **item);
 
 #ifdef __cplusplus
 }

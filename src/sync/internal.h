@@ -16,7 +16,8 @@ typedef struct cora__wq_node {
     cora__list link;
     cora_task *task;
     void *data;  /* what was handed over, or what the waiter offers (queues) */
-    int granted; /* the waker handed it over */
+    int granted; /* the waker handed it over (or woke it with err) */
+    int err;     /* 0, or why it was woken without its wish (-ESHUTDOWN) */
 } cora__wq_node;
 
 /* Parks the calling task on `wq` until a waker takes its node off. Returns 0 when
@@ -29,7 +30,8 @@ int cora__wq_wait(cora__list *wq, cora__wq_node *n);
  * Returns its node, or NULL if nobody waits. */
 cora__wq_node *cora__wq_grant_one(cora__list *wq, void *data);
 
-/* Wakes every waiter with `result` (0 or a negative errno), each marked granted. */
+/* Wakes every waiter, each marked granted with err = `result` (0 or a negative
+ * errno). */
 void cora__wq_wake_all(cora__list *wq, int result);
 
 /* The task holding the lock, or NULL (conditions check the caller holds it). */

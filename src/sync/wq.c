@@ -16,6 +16,7 @@ int cora__wq_wait(cora__list *wq, cora__wq_node *n)
     if (c) return c;
     n->task = cora_current();
     n->granted = 0;
+    n->err = 0;
     cora__list_push_back(wq, &n->link);
     int r = cora__park(wq_cancel, n);
     /* Granted and then cancelled or timed out before it ran: the wake-up came first,
@@ -30,6 +31,7 @@ cora__wq_node *cora__wq_grant_one(cora__list *wq, void *data)
     cora__wq_node *n = CORA__CONTAINER_OF(l, cora__wq_node, link);
     n->data = data;
     n->granted = 1;
+    n->err = 0;
     cora__wake(n->task, 0);
     return n;
 }
@@ -40,7 +42,7 @@ void cora__wq_wake_all(cora__list *wq, int result)
     while ((l = cora__list_pop_front(wq))) {
         cora__wq_node *n = CORA__CONTAINER_OF(l, cora__wq_node, link);
         n->granted = 1;
-        n->data = (void *)(intptr_t)result;
+        n->err = result;
         cora__wake(n->task, 0);
     }
 }
