@@ -211,6 +211,67 @@ int cora_queue_is_shutdown(cora_queue *q);
 int cora_queue_put_threadsafe(cora_queue *q, void *item);
 int cora_queue_get_threadsafe(cora_queue *q, void **item);
 
+/* ---- Channels and select (Go's) -------------------------------------------------
+ *
+ * A channel carries elements of a fixed size, copied in on send and out on receive.
+ * With capacity 0 it is unbuffered: a send completes only when a receiver takes the
+ * value (a rendezvous). Closing tells receivers, once they have drained what was
+ * buffered, that nothing more will come.
+ */
+typedef struct cora_chan cora_chan;
+
+/* Makes a channel of elements of elem_size bytes holding up to `capacity` of them
+ * (0: unbuffered) for the current loop. Returns 0, -EINVAL (elem_size 0, or the
+ * buffer size overflows), -EPERM outside a loop, -ENOMEM. The caller frees it. */
+int cora_chan_new(cora_chan **out, size_t elem_size, size_t capacity);
+
+/* Frees a channel nobody waits on (-EBUSY otherwise). Buffered elements are discarded:
+ * they are plain bytes the channel copied. */
+int cora_chan_free(cora_chan *ch);
+
+/* Sends a copy of *elem, waiting for a receiver or for room in the buffer. Returns 0,
+ * -EPIPE if the channel is (or gets) closed (the value was not sent), or a wait
+ * error. A send that fails or is cancelled did not deliver its value. */
+int cora_chan_send(cora_chan *ch, const void *elem);
+int cora_chan_trysend(cora_chan *ch, const void *elem);
+int cora_chan_send_timeout(cora_chan *ch, const void *elem, double seconds);
+
+/* Receives into *elem, waiting for a value. Returns 1 with a value, 0 when the
+ * channel is closed and drained (like read's end of file; *elem untouched), or a wait
+ * error (nothing was taken then). */
+int cora_chan_recv(cora_chan *ch, void *elem);
+int cora_chan_tryrecv(cora_chan *ch, void *elem);
+int cora_chan_recv_timeout(cora_chan *ch, void *elem, double seconds);
+
+/* Closes the channel: waiting receivers get 0, waiting senders -EPIPE, later sends
+ * -EPIPE; buffered values are still received. -EPIPE if already closed. */
+int cora_chan_close(cora_chan *ch);
+
+/* Elements buffered now. */
+size_t cora_chan_len(const cora_chan *ch);
+
+#define CORA_SEND 1
+#define CORA_RECV 2
+
+/* One case of a select: `op` on `ch` with `elem` (the value to send, or where to
+ * receive). A case whose ch is NULL never fires (Go's nil channel). `result` is set
+ * for the case that fires: for CORA_RECV 1 (a value) or 0 (closed); for CORA_SEND 0
+ * (sent) or -EPIPE (closed). */
+typedef struct cora_case {
+    int op;
+    cora_chan *ch;
+    void *elem;
+    int result;
+} cora_case;
+
+/* Go's select: performs exactly one of the n cases, the first that can proceed, and
+ * returns its index. When several can, one is chosen at random, so none starves.
+ * timeout < 0 waits for as long as it takes; 0 is the default case: returns -EAGAIN
+ * at once if none can proceed; > 0 waits at most that many seconds, then returns
+ * -ETIMEDOUT. Cancelled: -ECANCELED, and no case happened. -EINVAL for a bad case
+ * (unknown op, NULL elem) or more than 1024 cases. */
+int cora_select(cora_case *cases, size_t n, double timeout);
+
 #ifdef __cplusplus
 }
 #endif

@@ -241,6 +241,7 @@ struct cora_loop {
     void *backend_data;
     uint64_t next_task_id;
     uint64_t done_count; /* tasks ended so far: orders completions (as_completed) */
+    uint64_t rng;        /* select's random order (sync/chan.c) */
     cora_task *free_tasks; /* released task records kept for reuse (linked by arg) */
     size_t nfree_tasks;
     size_t inflight; /* operations submitted to the backend and not completed */
