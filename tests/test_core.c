@@ -715,6 +715,56 @@ static void loop_stop_cancels_main(void **state)
     assert_int_equal(seen, -ECANCELED);
 }
 
+/* Ctrl-C: the first SIGINT cancels main (asyncio.run's KeyboardInterrupt), and
+ * cora_run gives the signal back when it ends. */
+static void *main_interrupted(void *arg)
+{
+    raise(*(int *)arg); /* the signal to send comes in; how the sleep ended goes out */
+    *(int *)arg = cora_sleep(10);
+    return NULL;
+}
+
+static void ctrl_c_cancels_main(void **state)
+{
+    int seen = SIGINT;
+    assert_int_equal(cora_run(main_interrupted, &seen, NULL), -ECANCELED);
+    assert_int_equal(seen, -ECANCELED);
+    struct sigaction sa;
+    sigaction(SIGINT, NULL, &sa);
+    assert_true(sa.sa_handler == SIG_DFL);
+    seen = SIGTERM; /* SIGTERM too */
+    assert_int_equal(cora_run(main_interrupted, &seen, NULL), -ECANCELED);
+    assert_int_equal(seen, -ECANCELED);
+    sigaction(SIGTERM, NULL, &sa);
+    assert_true(sa.sa_handler == SIG_DFL);
+}
+
+static void *main_ignores_interrupt(void *arg)
+{
+    cora_scope sh;
+    cora_shield_enter(&sh); /* a program that does not stop on the first Ctrl-C */
+    raise(SIGINT);
+    cora_sleep(0.01);
+    raise(SIGINT);
+    cora_sleep(5);
+    cora_scope_exit(&sh);
+    return NULL;
+}
+
+static void second_ctrl_c_ends_process(void **state)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        cora_run(main_ignores_interrupt, NULL, NULL);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGINT);
+}
+
 /* ---- task-local storage --------------------------------------------------------- */
 
 static cora_local request_id;
@@ -1029,6 +1079,8 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(unobserved_errors_reported),
     CORA_TEST(nested_run_refused),
     CORA_TEST(loop_stop_cancels_main),
+    CORA_TEST(ctrl_c_cancels_main),
+    CORA_TEST(second_ctrl_c_ends_process),
     CORA_TEST(task_locals),
     CORA_TEST(deep_recursion),
     CORA_TEST(stack_overflow_guard),

@@ -253,6 +253,8 @@ struct cora_loop {
     pthread_mutex_t inbox_lock;
     cora__call *inbox_head, *inbox_tail;
     atomic_int wake_pending; /* a wake-up is already on its way */
+    atomic_int interrupted;  /* SIGINT/SIGTERM arrived (interrupt.c) */
+    bool owns_interrupts;
 
 #ifdef CORA__ASAN
     void *asan_fake;
@@ -317,6 +319,10 @@ int cora__budget_spend(void);
 void cora__task_switch_in(cora_loop *loop, cora_task *t); /* scheduler -> task */
 void cora__task_release(cora_task *t);
 void cora__report_unobserved(cora_task *t);
+
+/* Ctrl-C handling for cora_run (interrupt.c). */
+void cora__interrupt_install(cora_loop *loop);
+void cora__interrupt_remove(cora_loop *loop);
 
 int cora__local_inherit(cora_task *child, const cora_task *parent);
 

@@ -79,12 +79,14 @@ int cora_call_soon_threadsafe(cora_loop *loop, void (*fn)(void *arg), void *arg)
 
 static bool inbox_pending(cora_loop *loop)
 {
-    return atomic_load(&loop->wake_pending) != 0;
+    return atomic_load(&loop->wake_pending) != 0 || atomic_load(&loop->interrupted) != 0;
 }
 
 static void run_inbox(cora_loop *loop)
 {
-    if (!inbox_pending(loop)) return;
+    /* Ctrl-C: cancel main, as asyncio.run turns KeyboardInterrupt into cancellation. */
+    if (atomic_exchange(&loop->interrupted, 0) && loop->main) cora_cancel(loop->main);
+    if (!atomic_load(&loop->wake_pending)) return;
     /* Cleared before the queue is taken: a call added after this point sets it
      * again and wakes the next poll, so none is left behind. */
     atomic_store(&loop->wake_pending, 0);
@@ -150,7 +152,7 @@ static int run_rounds(cora_loop *loop)
             loop->stopping = true;
             cancel_all(loop);
         }
-        if (loop->live == 0 && !inbox_pending(loop)) return 0;
+        if (loop->live == 0 && !atomic_load(&loop->wake_pending)) return 0;
         /* The clock is read only when a timer could be due: a round of ready tasks
          * with no timer armed needs no time, and the read is a third of such a
          * round (spawn+await takes two rounds). */
@@ -160,7 +162,7 @@ static int run_rounds(cora_loop *loop)
         }
         run_inbox(loop);
         run_ready(loop);
-        if (loop->live == 0 && !inbox_pending(loop)) return 0;
+        if (loop->live == 0 && !atomic_load(&loop->wake_pending)) return 0;
         if (!loop->stopping && loop->main->state == CORA__DONE) continue;
         int64_t timeout = poll_timeout(loop);
         /* Nothing in flight and no reason to wait: a poll could only find the
@@ -246,6 +248,7 @@ int cora_run(cora_fn main, void *arg, void **result)
         return r;
     }
     cora__tls_loop = loop;
+    cora__interrupt_install(loop);
 #ifdef CORA__TSAN
     loop->tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -260,6 +263,7 @@ int cora_run(cora_fn main, void *arg, void **result)
             if (result) *result = m->result;
         }
     }
+    cora__interrupt_remove(loop);
     loop_close(loop);
     cora__tls_loop = NULL;
     free(loop);

@@ -27,6 +27,7 @@ typedef struct uring_data {
     uint64_t wake_buf; /* the eventfd's counter lands here */
     cora__op wake_op;  /* its identity is the user_data of the wake-up READ */
     bool wake_armed;
+    bool closing; /* the wake-up READ is not re-armed any more */
 } uring_data;
 
 static uring_data *data_of(cora_loop *loop)
@@ -137,8 +138,7 @@ static void handle_cqe(cora_loop *loop, uring_data *u, struct io_uring_cqe *cqe)
     if (!p || cqe->user_data == LIBURING_UDATA_TIMEOUT) return; /* cancel SQEs, timeouts */
     if (p == &u->wake_op) {
         u->wake_armed = false;
-        /* -ECANCELED only while closing; anything else re-arms. */
-        if (cqe->res != -ECANCELED) arm_wake(u);
+        if (!u->closing) arm_wake(u);
         return;
     }
     cora__op_done(loop, p, cqe->res);
@@ -160,7 +160,10 @@ static int reap(cora_loop *loop, uring_data *u)
 static void uring_close(cora_loop *loop)
 {
     uring_data *u = data_of(loop);
-    /* Take the wake-up READ back before freeing the buffer it would write to. */
+    /* Take the wake-up READ back before freeing the buffer it would write to. (It
+     * may complete with a wake-up instead of the cancellation; either way it is not
+     * re-armed.) */
+    u->closing = true;
     if (u->wake_armed) {
         struct io_uring_sqe *sqe = get_sqe(u);
         if (sqe) {
