@@ -30,12 +30,15 @@ if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
     SWITCH_N=1000000 SWAP_N=100000 YIELD_N=200000 REPEATS=3
     SPAWN_N=100000 PY_N=20000 RSS_SMALL=10000 RSS_BIG=100000 TIMERS_N=100000
     CG_N1=20000 CG_N2=40000
+    PINGPONG_N=200000 PY_PINGPONG_N=20000 LOCK_N=200000 PY_LOCK_N=20000
 else
     SWITCH_N=10000000 SWAP_N=1000000 YIELD_N=2000000 REPEATS=5
     SPAWN_N=1000000 PY_N=200000 RSS_SMALL=100000 RSS_BIG=1000000 TIMERS_N=1000000
     CG_N1=100000 CG_N2=200000
+    PINGPONG_N=1000000 PY_PINGPONG_N=200000 LOCK_N=1000000 PY_LOCK_N=100000
 fi
 BATCH=1000
+LOCK_TASKS=100 # contending for one lock (the concurrency-toolkit issue's figure)
 
 # ---- Helpers --------------------------------------------------------------------
 
@@ -117,13 +120,15 @@ say "building cora (Release) and the C/C++ peers in $BUILD"
 quiet cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCORA_BENCH=ON -DCORA_TESTS=OFF \
     -DCORA_EXAMPLES=OFF
 quiet cmake --build "$BUILD" -j2 --target bench_yield bench_ctx_switch bench_spawn \
-    bench_sleep_rss bench_timers bench_timer_heap peer_boost_switch peer_swapcontext \
-    peer_libuv_timers
+    bench_sleep_rss bench_timers bench_timer_heap bench_pingpong bench_lock peer_boost_switch \
+    peer_swapcontext peer_libuv_timers
 
 say "building the Go peers ($(go version | awk '{ print $3 }'))"
 export GOCACHE="$PWD/build/gocache" GOPATH="$PWD/build/gopath" GOFLAGS=""
 go_build "$BUILD/go_spawn" bench/peers/go/spawn.go
 go_build "$BUILD/go_sleep" bench/peers/go/sleep.go
+go_build "$BUILD/go_pingpong" bench/peers/go/pingpong.go
+go_build "$BUILD/go_lock" bench/peers/go/lock.go
 # A cora loop is one thread; Go gets one thread running Go code too.
 export GOMAXPROCS=1
 
@@ -164,6 +169,24 @@ run "$B/bench_timer_heap" "$TIMERS_N"
 run "$B/peer_libuv_timers" "$TIMERS_N"
 run "$B/bench_timers" "$TIMERS_N"
 
+say "ping-pong between two tasks: channels and queues"
+run "$B/bench_pingpong" "$PINGPONG_N" 3
+run "$BUILD/go_pingpong" "$PINGPONG_N" 3
+run python3 bench/peers/python/pingpong.py "$PY_PINGPONG_N"
+
+say "one lock, $LOCK_TASKS tasks taking it in turn"
+run "$B/bench_lock" "$LOCK_N" 3 all "$LOCK_TASKS"
+run "$BUILD/go_lock" "$LOCK_N" 3 all "$LOCK_TASKS"
+run python3 bench/peers/python/lock.py "$PY_LOCK_N" all "$LOCK_TASKS"
+
+if command -v valgrind >/dev/null; then
+    say "ping-pong and lock under callgrind: instructions per operation"
+    callgrind_per_op cora_chan_pingpong_ir 2 "$B/bench_pingpong" chan # 2 messages a trip
+    callgrind_per_op cora_queue_pingpong_ir 2 "$B/bench_pingpong" queue
+    callgrind_per_op cora_lock_contended_ir 1 "$B/bench_lock" contended "$LOCK_TASKS"
+    callgrind_per_op cora_lock_noyield_ir 1 "$B/bench_lock" noyield "$LOCK_TASKS"
+fi
+
 # ---- Derived figures --------------------------------------------------------------
 
 # Page tables are memory a sleeping task costs that VmRSS does not show.
@@ -186,9 +209,11 @@ line() { printf '%-46s %12s  %-20s %12s  %s\n' "$@"; }
 
 # Lower is better for every figure here, so the ratio is peer / cora: above 1 cora
 # wins by that factor, below 1 the peer wins by its inverse.
-#   row BENCHMARK CORA_KEY PEER_LABEL PEER_KEY UNIT WORD
+#   row BENCHMARK CORA_KEY PEER_LABEL PEER_KEY UNIT WORD [RATE_UNIT]
+# With RATE_UNIT (ns figures only), the ratio column also gives both figures as rates,
+# 1e9 / ns in millions per second: the unit some targets are stated in.
 row() {
-    local what=$1 ck=$2 peer=$3 pk=$4 unit=$5 word=$6
+    local what=$1 ck=$2 peer=$3 pk=$4 unit=$5 word=$6 rate=${7:-}
     local c=${R[$ck]:-} p=${R[$pk]:-} ratio
     if [[ -z "$c" || -z "$p" ]]; then
         line "$what" "$(fig "$ck") $unit" "$peer" "$(fig "$pk") $unit" "(missing)"
@@ -200,11 +225,21 @@ row() {
         if (r >= 0.99 && r <= 1.01) printf "about equal (%.2fx)", r
         else if (r > 1) printf "cora %.2fx %s", r, w
         else printf "%s %.2fx %s", peer, 1 / r, w }')
+    if [[ -n "$rate" ]]; then
+        ratio+=$(awk -v c="$c" -v p="$p" -v u="$rate" \
+            'function f(v) { return sprintf(v >= 100 ? "%.0f" : (v >= 10 ? "%.1f" : "%.2f"), v) }
+            BEGIN { printf "; %s vs %s %s", f(1e3 / c), f(1e3 / p), u }')
+    fi
     line "$what" "$(num "$c") $unit" "$peer" "$(num "$p") $unit" "$ratio"
 }
 
 # A row with no peer: a figure that explains another (the scheduler's share).
 solo() { line "$1" "$(fig "$2") $3" "-" "-" "$4"; }
+
+# A figure that is not a cost, beside a peer's, with no ratio: a count that explains
+# the rows above it.
+#   info BENCHMARK CORA_KEY PEER_LABEL PEER_KEY NOTE
+info() { line "$1" "$(fig "$2")" "$3" "$(fig "$4")" "$5"; }
 
 table() {
     line benchmark cora peer "peer figure" "ratio (peer / cora)"
@@ -228,6 +263,28 @@ table() {
     row "$timers timers, one task each (CPU s)" cora_timers_tasks_cpu "libuv uv_timer" libuv_timers_cpu s "less CPU"
     row "$timers timers, no tasks (wall s)" cora_timers_heap_wall "libuv uv_timer" libuv_timers_wall s faster
     row "$timers timers, one task each (wall s)" cora_timers_tasks_wall "libuv uv_timer" libuv_timers_wall s faster
+    row "chan ping-pong, unbuffered (ns/msg)" cora_chan_pingpong "Go chan, GOMAXPROCS=1" \
+        go_chan_pingpong ns faster "M msg/s"
+    row "chan ping-pong, unbuffered (ns/msg)" cora_chan_pingpong "Python asyncio.Queue" \
+        python_queue_pingpong ns faster "M msg/s"
+    row "queue ping-pong, maxsize 1 (ns/msg)" cora_queue_pingpong "Python asyncio.Queue" \
+        python_queue_pingpong ns faster "M msg/s"
+    row "queue ping-pong, maxsize 1 (ns/msg)" cora_queue_pingpong "Go chan, GOMAXPROCS=1" \
+        go_chan_pingpong ns faster "M msg/s"
+    solo "chan ping-pong (instr/msg, callgrind)" cora_chan_pingpong_ir ir "send + recv + park/wake + 2 switches"
+    solo "queue ping-pong (instr/msg, callgrind)" cora_queue_pingpong_ir ir "put + get + park/wake + 2 switches"
+    row "lock, $LOCK_TASKS tasks, yield inside (ns/acq)" cora_lock_contended "Go Mutex+Gosched" \
+        go_lock_contended ns faster "M acq/s"
+    row "lock, $LOCK_TASKS tasks, yield inside (ns/acq)" cora_lock_contended "Python asyncio.Lock" \
+        python_lock_contended ns faster "M acq/s"
+    info "  share of acquisitions changing hands" cora_lock_contended_share "Go Mutex+Gosched" \
+        go_lock_contended_share "Python $(fig python_lock_contended_share); 1.00 = every one a hand-over"
+    row "lock, $LOCK_TASKS tasks, nothing inside (ns/acq)" cora_lock_noyield "Go sync.Mutex" \
+        go_lock_noyield ns faster "M acq/s"
+    row "lock, $LOCK_TASKS tasks, nothing inside (ns/acq)" cora_lock_noyield "Python asyncio.Lock" \
+        python_lock_noyield ns faster "M acq/s"
+    solo "lock, yield inside (instr/acq, callgrind)" cora_lock_contended_ir ir "acquire + yield + release + hand-over"
+    solo "lock, nothing inside (instr/acq, callgrind)" cora_lock_noyield_ir ir "acquire + release, nobody waiting"
 }
 
 # ---- Targets ----------------------------------------------------------------------
@@ -242,6 +299,9 @@ target() {
         print ok ? "PASS" : "MISS" }')
     printf '%-5s %-54s %s\n' "$verdict" "$1" "$5"
 }
+
+# R[key] in millions, for rates.
+mega() { if [[ -n "${R[$1]:-}" ]]; then num "$(awk -v v="${R[$1]}" 'BEGIN { print v / 1e6 }')"; else printf '?'; fi; }
 
 ratio_of() { awk -v a="${R[$1]:-0}" -v b="${R[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
@@ -268,6 +328,13 @@ targets() {
     target "$timers timers at least as fast as libuv (tasks, CPU)" \
         "${R[cora_timers_tasks_cpu]:-}" "<=" "${R[libuv_timers_cpu]:-}" \
         "cora $(fig cora_timers_tasks_cpu) s, libuv $(fig libuv_timers_cpu) s"
+    printf '\nTargets (from the concurrency-toolkit issue):\n'
+    target "chan ping-pong ahead of Go's unbuffered chan (msg/s)" "${R[cora_chan_pingpong_rate]:-}" \
+        ">=" "${R[go_chan_pingpong_rate]:-}" \
+        "cora $(mega cora_chan_pingpong_rate), Go $(mega go_chan_pingpong_rate) M msg/s"
+    target "lock, $LOCK_TASKS tasks, ahead of Go's sync.Mutex (acq/s)" \
+        "${R[cora_lock_contended_rate]:-}" ">=" "${R[go_lock_contended_rate]:-}" \
+        "cora $(mega cora_lock_contended_rate), Go $(mega go_lock_contended_rate) M acq/s (yield inside)"
 }
 
 {

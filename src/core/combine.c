@@ -79,7 +79,7 @@ int cora_gather(size_t n, cora_task *const *tasks, cora_outcome *out, unsigned f
     if (r < 0) return r;
     if (flags & ~CORA_GATHER_FAIL_FAST) return -EINVAL;
     bool fail_fast = flags & CORA_GATHER_FAIL_FAST;
-    cora__waiter *w = n ? calloc(n, sizeof *w) : NULL;
+    cora__waiter *w = n ? cora__calloc(n, sizeof *w) : NULL;
     int first_error = 0, cause = 0;
     if (n && !w) {
         /* No memory for waiter nodes: still honour ownership, cancel and join. */
@@ -144,7 +144,7 @@ int cora_wait(size_t n, cora_task *const *tasks, int mode, double timeout, unsig
     if (mode != CORA_FIRST_COMPLETED && mode != CORA_FIRST_ERROR && mode != CORA_ALL_COMPLETED)
         return -EINVAL;
     if (timeout != timeout) return -EINVAL;
-    cora__waiter *w = n ? calloc(n, sizeof *w) : NULL;
+    cora__waiter *w = n ? cora__calloc(n, sizeof *w) : NULL;
     if (n && !w) return -ENOMEM;
     for (size_t i = 0; i < n; i++)
         if (tasks[i]->state != CORA__DONE) watch(&w[i], tasks[i], self);
@@ -192,7 +192,7 @@ int cora_as_completed_init(cora_as_completed *it, size_t n, cora_task *const *ta
     int r = check_tasks(n, tasks, cora_current(), false);
     if (r < 0) return r;
     if (timeout != timeout) return -EINVAL;
-    a->pending = n ? malloc(n * sizeof *a->pending) : NULL;
+    a->pending = n ? cora__malloc(n * sizeof *a->pending) : NULL;
     if (n && !a->pending) return -ENOMEM;
     if (n) memcpy(a->pending, tasks, n * sizeof *tasks);
     a->left = n;

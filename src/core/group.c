@@ -59,7 +59,7 @@ static void child_done(cora__waiter *w, cora_task *t)
     if (t->status < 0 && !(t->status == -ECANCELED && G->cancelled)) {
         if (G->nerrs == G->caperrs) {
             size_t cap = G->caperrs ? G->caperrs * 2 : 4;
-            int *e = realloc(G->errs, cap * sizeof *e);
+            int *e = cora__realloc(G->errs, cap * sizeof *e);
             if (e) G->errs = e, G->caperrs = cap;
         }
         /* Out of memory, the count still grows; the lost codes read as -ENOMEM. */

@@ -43,6 +43,22 @@ void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
 #endif
 
+/* ---- Allocation, with fault injection ------------------------------------------
+ *
+ * Every allocation cora makes goes through these (and stack mappings count too), so
+ * a test can make the Nth one from now fail on this thread (cora__fail_alloc_at = N)
+ * and sweep N to prove that every error path cleans up (SQLite's and neco's
+ * technique). 0 turns it off, which is the only cost outside tests: one thread-local
+ * load and branch per allocation. */
+extern __thread long cora__fail_alloc_at;
+static inline bool cora__alloc_should_fail(void)
+{
+    return cora__fail_alloc_at > 0 && --cora__fail_alloc_at == 0;
+}
+void *cora__malloc(size_t n);
+void *cora__calloc(size_t n, size_t size);
+void *cora__realloc(void *p, size_t n);
+
 /* ---- Intrusive doubly linked list (circular, with a head node) ------------------ */
 
 typedef struct cora__list {

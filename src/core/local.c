@@ -12,7 +12,7 @@
 int cora__local_inherit(cora_task *child, const cora_task *parent)
 {
     if (parent->nlocals == 0) return 0;
-    child->locals = malloc(parent->nlocals * sizeof *child->locals);
+    child->locals = cora__malloc(parent->nlocals * sizeof *child->locals);
     if (!child->locals) return -ENOMEM;
     memcpy(child->locals, parent->locals, parent->nlocals * sizeof *child->locals);
     child->nlocals = child->caplocals = parent->nlocals;
@@ -31,7 +31,7 @@ int cora_local_set(cora_local *key, void *value)
         }
     if (t->nlocals == t->caplocals) {
         uint32_t cap = t->caplocals ? t->caplocals * 2 : 4;
-        cora__local_slot *s = realloc(t->locals, cap * sizeof *s);
+        cora__local_slot *s = cora__realloc(t->locals, cap * sizeof *s);
         if (!s) return -ENOMEM;
         t->locals = s;
         t->caplocals = cap;

@@ -60,7 +60,7 @@ int cora_loop_stop(cora_loop *loop)
 int cora_call_soon_threadsafe(cora_loop *loop, void (*fn)(void *arg), void *arg)
 {
     if (!loop || !fn) return -EINVAL;
-    cora__call *c = malloc(sizeof *c);
+    cora__call *c = cora__malloc(sizeof *c);
     if (!c) return -ENOMEM;
     c->fn = fn;
     c->arg = arg;
@@ -240,7 +240,7 @@ int cora_run(cora_fn main, void *arg, void **result)
     }
     if (!main) return -EINVAL;
     ignore_sigpipe();
-    cora_loop *loop = malloc(sizeof *loop);
+    cora_loop *loop = cora__malloc(sizeof *loop);
     if (!loop) return -ENOMEM;
     int r = loop_init(loop);
     if (r < 0) {

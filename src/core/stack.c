@@ -117,10 +117,10 @@ cora__stack *cora__stack_get(cora__stack_pool *p, size_t size)
         p->live++;
         return s;
     }
-    cora__stack *s = malloc(sizeof *s);
+    cora__stack *s = cora__malloc(sizeof *s);
     if (!s) return NULL;
     s->map_size = size + p->page;
-    s->map = mmap(NULL, s->map_size, PROT_READ | PROT_WRITE,
+    s->map = cora__alloc_should_fail() ? MAP_FAILED : mmap(NULL, s->map_size, PROT_READ | PROT_WRITE,
                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (s->map == MAP_FAILED) {
         free(s);

@@ -176,7 +176,7 @@ int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts 
         loop->free_tasks = t->arg;
         loop->nfree_tasks--;
         memset(t, 0, sizeof *t);
-    } else if (!(t = calloc(1, sizeof *t))) {
+    } else if (!(t = cora__calloc(1, sizeof *t))) {
         return -ENOMEM;
     }
     t->loop = loop;

@@ -66,7 +66,7 @@ int cora__heap_push(cora__heap *h, cora__timer *t)
 {
     if (h->len == h->cap) {
         size_t cap = h->cap ? h->cap * 2 : 64;
-        cora__timer **items = realloc(h->items, cap * sizeof *items);
+        cora__timer **items = cora__realloc(h->items, cap * sizeof *items);
         if (!items) return -ENOMEM;
         h->items = items;
         h->cap = cap;

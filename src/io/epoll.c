@@ -38,6 +38,7 @@ typedef struct epoll_data_s {
     int wake_fd;
     fd_watch **fds; /* indexed by fd; NULL until the fd is first waited on */
     size_t nfds;
+    bool no_pwait2; /* epoll_pwait2 answered ENOSYS once */
 } epoll_data_s;
 
 static epoll_data_s *data_of(cora_loop *loop)
@@ -47,7 +48,7 @@ static epoll_data_s *data_of(cora_loop *loop)
 
 static int epoll_init_backend(cora_loop *loop, char *why, size_t whylen)
 {
-    epoll_data_s *e = calloc(1, sizeof *e);
+    epoll_data_s *e = cora__calloc(1, sizeof *e);
     if (!e) {
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;
@@ -91,14 +92,14 @@ static fd_watch *watch_of(epoll_data_s *e, int fd)
     if ((size_t)fd >= e->nfds) {
         size_t n = e->nfds ? e->nfds : 64;
         while (n <= (size_t)fd) n *= 2;
-        fd_watch **w = realloc(e->fds, n * sizeof *w);
+        fd_watch **w = cora__realloc(e->fds, n * sizeof *w);
         if (!w) return NULL;
         memset(w + e->nfds, 0, (n - e->nfds) * sizeof *w);
         e->fds = w;
         e->nfds = n;
     }
     if (!e->fds[fd]) {
-        fd_watch *w = calloc(1, sizeof *w);
+        fd_watch *w = cora__calloc(1, sizeof *w);
         if (!w) return NULL;
         cora__list_init(&w->ops);
         e->fds[fd] = w;
@@ -260,8 +261,11 @@ static int epoll_poll(cora_loop *loop, int64_t timeout_ns)
     }
     /* epoll_pwait2 (Linux 5.11) takes nanoseconds; epoll_wait only milliseconds,
      * which would make every short sleep oversleep by up to 1 ms. */
-    int n = epoll_pwait2(e->epfd, evs, MAX_EVENTS, tsp, NULL);
+    int n = -1;
+    errno = ENOSYS;
+    if (!e->no_pwait2) n = epoll_pwait2(e->epfd, evs, MAX_EVENTS, tsp, NULL);
     if (n < 0 && errno == ENOSYS) {
+        e->no_pwait2 = true; /* older kernel (or valgrind): do not ask again */
         int ms = timeout_ns < 0 ? -1 : (int)((timeout_ns + 999999) / 1000000);
         n = epoll_wait(e->epfd, evs, MAX_EVENTS, ms);
     }

@@ -87,7 +87,7 @@ static int probe_ops(uring_data *u, char *why, size_t whylen)
 
 static int uring_init(cora_loop *loop, char *why, size_t whylen)
 {
-    uring_data *u = calloc(1, sizeof *u);
+    uring_data *u = cora__calloc(1, sizeof *u);
     if (!u) {
         snprintf(why, whylen, "out of memory");
         return -ENOMEM;

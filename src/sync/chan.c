@@ -49,9 +49,9 @@ int cora_chan_new(cora_chan **out, size_t elem_size, size_t capacity)
     cora_loop *loop = cora__loop();
     if (!loop) return -EPERM;
     if (capacity && elem_size > SIZE_MAX / capacity) return -EINVAL;
-    cora_chan *ch = calloc(1, sizeof *ch);
+    cora_chan *ch = cora__calloc(1, sizeof *ch);
     if (!ch) return -ENOMEM;
-    if (capacity && !(ch->buf = malloc(elem_size * capacity))) {
+    if (capacity && !(ch->buf = cora__malloc(elem_size * capacity))) {
         free(ch);
         return -ENOMEM;
     }
@@ -306,7 +306,7 @@ int cora_select(cora_case *cases, size_t n, double timeout)
     int r = cora__checkpoint();
     if (r) return r;
     /* Ready cases are taken in a random order, so none starves (Go does the same). */
-    size_t order_small[16], *order = n <= 16 ? order_small : malloc(n * sizeof *order);
+    size_t order_small[16], *order = n <= 16 ? order_small : cora__malloc(n * sizeof *order);
     if (!order) return -ENOMEM;
     for (size_t i = 0; i < n; i++) order[i] = i;
     for (size_t i = n; i > 1; i--) {
@@ -321,7 +321,7 @@ int cora_select(cora_case *cases, size_t n, double timeout)
     if (fired >= 0) return fired;
     if (timeout == 0) return -EAGAIN; /* the default case */
 
-    chan_waiter w_small[8], *w = n <= 8 ? w_small : calloc(n, sizeof *w);
+    chan_waiter w_small[8], *w = n <= 8 ? w_small : cora__calloc(n, sizeof *w);
     if (!w) return -ENOMEM;
     sel_state sel = {false, -1};
     for (size_t i = 0; i < n; i++) {

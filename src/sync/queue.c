@@ -48,7 +48,7 @@ static int grow(cora_queue *q)
 {
     size_t cap = q->cap ? q->cap * 2 : 16;
     if (q->maxsize && cap > q->maxsize) cap = q->maxsize;
-    void **items = malloc(cap * sizeof *items);
+    void **items = cora__malloc(cap * sizeof *items);
     if (!items) return -ENOMEM;
     /* Unroll the ring so head is 0 (the heap has head 0 always). */
     for (size_t i = 0; i < q->len; i++) items[i] = q->items[(q->head + i) % q->cap];
@@ -149,7 +149,7 @@ int cora_queue_new(cora_queue **out, const cora_queue_opts *opts)
     if (o.flags & ~CORA_QUEUE_THREADSAFE) return -EINVAL;
     cora_loop *loop = cora__loop();
     if (!loop) return -EPERM;
-    cora_queue *q = calloc(1, sizeof *q);
+    cora_queue *q = cora__calloc(1, sizeof *q);
     if (!q) return -ENOMEM;
     q->kind = o.kind;
     q->maxsize = o.maxsize;

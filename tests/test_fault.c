@@ -1,0 +1,158 @@
+/* tests/test_fault.c: out of memory at every allocation.
+ *
+ * A scenario that touches most of cora (tasks, stacks, timers, gather, groups,
+ * scopes, locals, queues, channels, select, cross-thread calls, pipes) is run again
+ * and again; run N makes the Nth allocation fail (cora__fail_alloc_at, see
+ * src/core/internal.h). Every run must end with a clean error or success, never a
+ * crash or hang, and the harness's leak and liveness check runs after the sweep
+ * while LeakSanitizer checks the heap at exit. The sweep ends when a run finishes
+ * before its Nth allocation: every allocation has then failed once.
+ * Runs once per backend (see harness.h). */
+#include "harness.h"
+
+#define P(i) ((void *)(intptr_t)(i))
+
+static cora_local key;
+
+static void *child(void *arg)
+{
+    int r = cora_sleep(0.0001 * (intptr_t)arg);
+    if (r < 0) return cora_fail(r);
+    if (cora_local_get(&key) != P(5)) return cora_fail(-EINVAL);
+    return arg;
+}
+
+static void *consumer(void *arg)
+{
+    void *v;
+    int r, n = 0;
+    while ((r = cora_queue_get(arg, &v)) == 0) n++;
+    return r == -ESHUTDOWN ? P(n) : cora_fail(r);
+}
+
+static void *chan_echo(void *arg)
+{
+    cora_chan **ch = arg;
+    int v, r;
+    while ((r = cora_chan_recv(ch[0], &v)) == 1)
+        if ((r = cora_chan_send(ch[1], &v)) < 0) break;
+    return r < 0 ? cora_fail(r) : NULL;
+}
+
+static void from_thread(void *arg)
+{
+    cora_event_set(arg);
+}
+
+static void *poke_loop(void *arg)
+{
+    void **a = arg;
+    cora_call_soon_threadsafe(a[0], from_thread, a[1]);
+    return NULL;
+}
+
+/* Returns 0, or the first error; on any path releases what it made. */
+static void *scenario(void *arg)
+{
+    int err = cora_local_set(&key, P(5));
+    if (err < 0) return cora_fail(err);
+
+    /* Tasks, stacks, timers, gather. */
+    cora_task *t[4] = {0};
+    for (int i = 0; i < 4; i++) {
+        if (!(t[i] = cora_spawn(child, P(i + 1)))) {
+            for (int k = 0; k < i; k++) cora_cancel(t[k]);
+            if (i) cora_gather((size_t)i, t, NULL, 0);
+            return cora_fail(-ENOMEM);
+        }
+    }
+    if ((err = cora_gather(4, t, NULL, 0)) < 0) return cora_fail(err);
+
+    /* A group, and a timeout scope. */
+    cora_group g;
+    cora_group_init(&g);
+    for (int i = 0; i < 3; i++)
+        if ((err = cora_group_spawn(&g, child, P(i + 1), NULL)) < 0) break;
+    int gerr = cora_group_wait(&g);
+    cora_group_destroy(&g);
+    if (err < 0 || gerr < 0) return cora_fail(err < 0 ? err : gerr);
+    cora_scope s;
+    if ((err = cora_move_on_after(&s, 0.0002)) < 0) return cora_fail(err);
+    cora_sleep(1);
+    cora_scope_exit(&s);
+
+    /* A queue with a consumer. */
+    cora_queue *q;
+    if ((err = cora_queue_new(&q, &(cora_queue_opts){.maxsize = 2})) < 0) return cora_fail(err);
+    cora_task *c = cora_spawn(consumer, q);
+    for (int i = 0; c && i < 40 && err == 0; i++) err = cora_queue_put(q, P(i));
+    cora_queue_shutdown(q);
+    int cerr = c ? cora_await(c, NULL) : -ENOMEM;
+    cora_queue_shutdown_now(q, NULL, NULL);
+    cora_queue_free(q);
+    if (err < 0 || cerr < 0) return cora_fail(err < 0 ? err : cerr);
+
+    /* Channels and select. */
+    cora_chan *ch[2] = {0};
+    if ((err = cora_chan_new(&ch[0], sizeof(int), 0)) < 0) return cora_fail(err);
+    if ((err = cora_chan_new(&ch[1], sizeof(int), 1)) < 0) {
+        cora_chan_free(ch[0]);
+        return cora_fail(err);
+    }
+    cora_task *e = cora_spawn(chan_echo, ch);
+    for (int i = 0; e && i < 20 && err >= 0; i++) {
+        int v = i, back = -1;
+        cora_case cs[1] = {{CORA_SEND, ch[0], &v, 0}};
+        err = cora_select(cs, 1, -1);
+        if (err >= 0) err = cora_chan_recv(ch[1], &back);
+    }
+    cora_chan_close(ch[0]);
+    int eerr = e ? cora_await(e, NULL) : -ENOMEM;
+    cora_chan_free(ch[0]);
+    cora_chan_free(ch[1]);
+    if (err < 0 || eerr < 0) return cora_fail(err < 0 ? err : eerr);
+
+    /* A call from another thread, and a pipe. */
+    cora_event ev;
+    cora_event_init(&ev);
+    pthread_t th;
+    void *a[2] = {cora_loop_current(), &ev};
+    if (pthread_create(&th, NULL, poke_loop, a) != 0) return cora_fail(-EAGAIN);
+    err = cora_event_wait_timeout(&ev, 0.05); /* the call itself may fail: ENOMEM */
+    pthread_join(th, NULL);
+    int p[2];
+    if (cora_pipe(p) == 0) {
+        char x = 'x';
+        if (cora_write(p[1], &x, 1) == 1) cora_read(p[0], &x, 1);
+        close(p[0]);
+        close(p[1]);
+    }
+    return err < 0 && err != -ETIMEDOUT ? cora_fail(err) : NULL;
+}
+
+static void every_allocation_fails_once(void **state)
+{
+    long n;
+    for (n = 1; n < 100000; n++) {
+        cora__fail_alloc_at = n;
+        int r = cora_run(scenario, NULL, NULL);
+        long left = cora__fail_alloc_at;
+        cora__fail_alloc_at = 0;
+        assert_true(r == 0 || r == -ENOMEM || r == -ECANCELED);
+        assert_null(cora_loop_current());
+        assert_int_equal(cora__census_now.tasks, 0);
+        assert_int_equal(cora__census_now.stacks, 0);
+        assert_int_equal(cora__census_now.ops, 0);
+        if (left > 0) break; /* the run needed fewer than n allocations: all swept */
+    }
+    assert_true(n > 20); /* the scenario really does allocate */
+    print_message("swept %ld allocation points\n", n - 1);
+    /* And the scenario itself succeeds with memory to spare. */
+    assert_int_equal(cora_run(scenario, NULL, NULL), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    CORA_TEST(every_allocation_fails_once),
+};
+
+CORA_TEST_MAIN("fault", tests)
