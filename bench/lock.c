@@ -79,7 +79,10 @@ static int measure(bool yield, const char *what, const char *key)
     for (long r = 0; r < repeats; r++) {
         double ns = one_run(t, &share);
         if (ns < 0) return -EIO;
-        if (r == 0 || ns < best) best = ns, best_share = share;
+        if (r == 0 || ns < best) {
+            best = ns;
+            best_share = share;
+        }
     }
     free(t);
     printf("%s, %ld tasks: %.2f ns per acquisition, %.2f M acquisitions/s, %.2f of them "

@@ -31,8 +31,7 @@ typedef struct chans {
 static void *chan_ponger(void *arg)
 {
     chans *c = arg;
-    int v;
-    int r;
+    int v, r;
     /* Until the pinger closes `ping`: recv returns 0 there. */
     while ((r = cora_chan_recv(c->ping, &v)) == 1)
         if (cora_chan_send(c->pong, &v) < 0) return cora_fail(-EIO);
@@ -91,8 +90,8 @@ static double queue_run(long n)
     int64_t t0 = bench_now_ns();
     for (long i = 1; i <= n; i++) {
         void *back;
-        if (cora_queue_put(q.ping, (void *)(intptr_t)i) < 0 ||
-            cora_queue_get(q.pong, &back) < 0 || back != (void *)(intptr_t)i)
+        if (cora_queue_put(q.ping, (void *)(intptr_t)i) < 0 || cora_queue_get(q.pong, &back) < 0 ||
+            back != (void *)(intptr_t)i)
             return -1;
     }
     int64_t t1 = bench_now_ns();
@@ -126,8 +125,7 @@ static void report(const char *what, const char *key, double ns)
            "trips = %ld messages)\n",
            what, ns, 1e3 / ns, repeats, n_trips, 2 * n_trips);
     char name[64];
-    snprintf(name, sizeof name, "%s", key);
-    bench_result(name, ns, "ns/msg");
+    bench_result(key, ns, "ns/msg");
     snprintf(name, sizeof name, "%s_rate", key);
     bench_result(name, 1e9 / ns, "msg/s");
 }

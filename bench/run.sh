@@ -195,6 +195,14 @@ for who in cora go; do
         -v b="${R[${who}_sleep_pte_$RSS_BIG]:-0}" 'BEGIN { print a + b }')
 done
 
+# Hand-overs per second under contention: acquisitions per second times the share
+# that changed hands. cora's and asyncio's locks hand over on every release; Go's
+# sync.Mutex lets the running goroutine take it back, so its figure is far lower.
+for who in cora go python; do
+    R[${who}_lock_handover_rate]=$(awk -v r="${R[${who}_lock_contended_rate]:-0}" \
+        -v s="${R[${who}_lock_contended_share]:-0}" 'BEGIN { print r * s / 1e6 }')
+done
+
 count() { awk -v n="$1" 'BEGIN { if (n >= 1e6) printf "%gM", n / 1e6; else printf "%gk", n / 1e3 }'; }
 rss_small=$(count "$RSS_SMALL") rss_big=$(count "$RSS_BIG") timers=$(count "$TIMERS_N")
 
@@ -279,6 +287,8 @@ table() {
         python_lock_contended ns faster "M acq/s"
     info "  share of acquisitions changing hands" cora_lock_contended_share "Go Mutex+Gosched" \
         go_lock_contended_share "Python $(fig python_lock_contended_share); 1.00 = every one a hand-over"
+    info "  hand-overs per second (M)" cora_lock_handover_rate "Go Mutex+Gosched" \
+        go_lock_handover_rate "Python $(fig python_lock_handover_rate); acquisitions/s x share"
     row "lock, $LOCK_TASKS tasks, nothing inside (ns/acq)" cora_lock_noyield "Go sync.Mutex" \
         go_lock_noyield ns faster "M acq/s"
     row "lock, $LOCK_TASKS tasks, nothing inside (ns/acq)" cora_lock_noyield "Python asyncio.Lock" \
@@ -335,6 +345,9 @@ targets() {
     target "lock, $LOCK_TASKS tasks, ahead of Go's sync.Mutex (acq/s)" \
         "${R[cora_lock_contended_rate]:-}" ">=" "${R[go_lock_contended_rate]:-}" \
         "cora $(mega cora_lock_contended_rate), Go $(mega go_lock_contended_rate) M acq/s (yield inside)"
+    target "lock, $LOCK_TASKS tasks, hand-overs ahead of Go's (per s)" \
+        "${R[cora_lock_handover_rate]:-}" ">=" "${R[go_lock_handover_rate]:-}" \
+        "cora $(fig cora_lock_handover_rate), Go $(fig go_lock_handover_rate) M hand-overs/s"
 }
 
 {
