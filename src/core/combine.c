@@ -74,7 +74,7 @@ static void join_all_shielded(size_t n, cora_task *const *tasks)
 
 int cora_gather(size_t n, cora_task *const *tasks, cora_outcome *out, unsigned flags)
 {
-    cora_task *self = cora_current();
+    cora_task *self = cora__current();
     int r = check_tasks(n, tasks, self, true);
     if (r < 0) return r;
     if (flags & ~CORA_GATHER_FAIL_FAST) return -EINVAL;
@@ -138,7 +138,7 @@ static bool wait_satisfied(size_t n, cora_task *const *tasks, int mode)
 
 int cora_wait(size_t n, cora_task *const *tasks, int mode, double timeout, unsigned char *done)
 {
-    cora_task *self = cora_current();
+    cora_task *self = cora__current();
     int r = check_tasks(n, tasks, self, false);
     if (r < 0) return r;
     if (mode != CORA_FIRST_COMPLETED && mode != CORA_FIRST_ERROR && mode != CORA_ALL_COMPLETED)
@@ -189,7 +189,7 @@ int cora_as_completed_init(cora_as_completed *it, size_t n, cora_task *const *ta
 {
     as_completed_impl *a = (as_completed_impl *)(void *)it;
     memset(it, 0, sizeof *it);
-    int r = check_tasks(n, tasks, cora_current(), false);
+    int r = check_tasks(n, tasks, cora__current(), false);
     if (r < 0) return r;
     if (timeout != timeout) return -EINVAL;
     a->pending = n ? cora__malloc(n * sizeof *a->pending) : NULL;
@@ -239,7 +239,7 @@ void cora_as_completed_free(cora_as_completed *it)
 
 int cora_wait_for(cora_task *t, double seconds, void **result)
 {
-    cora_task *self = cora_current();
+    cora_task *self = cora__current();
     int r = check_tasks(1, &t, self, true);
     if (r < 0) return r;
     cora_scope scope;

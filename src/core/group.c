@@ -100,7 +100,7 @@ void cora_group_cancel(cora_group *g)
 
 int cora_group_wait(cora_group *g)
 {
-    cora_task *self = cora_current();
+    cora_task *self = cora__current();
     if (!g) return -EINVAL;
     group_impl *G = impl(g);
     if (!self || G->loop != self->loop) return -EPERM;

@@ -322,12 +322,28 @@ void cora__cancel_wake(cora_task *t);
  * poke: a parked task whose pending cancellation just appeared is woken through its
  * on_cancel. */
 int cora__pending_cancel(const cora_task *t);
-int cora__deliver_cancel(cora_task *t);
 void cora__poke(cora_task *t);
 void cora__scopes_abandon(cora_task *t);
-/* The check every suspension point makes first: -ECANCELED once a cancellation is
- * pending (and marks it delivered), -EPERM outside a task, else 0. */
-int cora__checkpoint(void);
+/* The running task, or NULL outside a task. */
+static inline cora_task *cora__current(void)
+{
+    cora_loop *loop = cora__loop();
+    return loop ? loop->current : NULL;
+}
+
+int cora__deliver_cancel(cora_task *t);
+
+/* The check every suspension point makes first: -ECANCELED (or a scope's cause) once
+ * a cancellation is pending, marking it delivered; -EPERM outside a task; else 0.
+ * Inline, with the common case (no cancellation, no scope) decided in two loads: it
+ * runs on every operation. */
+static inline int cora__checkpoint(void)
+{
+    cora_task *t = cora__current();
+    if (!t) return -EPERM;
+    if (!t->cancel_requested && !t->scopes) return 0;
+    return cora__deliver_cancel(t);
+}
 /* Counts one operation that completed without suspending; yields when the budget is
  * spent. Returns what cora_yield returns. */
 int cora__budget_spend(void);

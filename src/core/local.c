@@ -21,7 +21,7 @@ int cora__local_inherit(cora_task *child, const cora_task *parent)
 
 int cora_local_set(cora_local *key, void *value)
 {
-    cora_task *t = cora_current();
+    cora_task *t = cora__current();
     if (!t) return -EPERM;
     if (!key) return -EINVAL;
     for (uint32_t i = 0; i < t->nlocals; i++)
@@ -42,7 +42,7 @@ int cora_local_set(cora_local *key, void *value)
 
 void *cora_local_get(const cora_local *key)
 {
-    cora_task *t = cora_current();
+    cora_task *t = cora__current();
     if (!t) return NULL;
     for (uint32_t i = 0; i < t->nlocals; i++)
         if (t->locals[i].key == key) return t->locals[i].value;

@@ -85,7 +85,9 @@ static bool inbox_pending(cora_loop *loop)
 static void run_inbox(cora_loop *loop)
 {
     /* Ctrl-C: cancel main, as asyncio.run turns KeyboardInterrupt into cancellation. */
-    if (atomic_exchange(&loop->interrupted, 0) && loop->main) cora_cancel(loop->main);
+    if (atomic_load_explicit(&loop->interrupted, memory_order_relaxed) &&
+        atomic_exchange(&loop->interrupted, 0) && loop->main)
+        cora_cancel(loop->main); /* (a plain load first: the exchange is a locked op) */
     if (!atomic_load(&loop->wake_pending)) return;
     /* Cleared before the queue is taken: a call added after this point sets it
      * again and wakes the next poll, so none is left behind. */

@@ -70,7 +70,7 @@ static void scope_fire(cora__timer *tm)
 
 int cora_scope_enter(cora_scope *scope, int64_t deadline_ns, unsigned flags)
 {
-    cora_task *t = cora_current();
+    cora_task *t = cora__current();
     if (!t) return -EPERM;
     if (!scope || (flags & ~(CORA_SCOPE_SHIELD | CORA_SCOPE_MOVE_ON))) return -EINVAL;
     cora__scope *s = impl(scope);
@@ -125,7 +125,7 @@ static void disarm(cora__scope *s)
 
 int cora_scope_exit(cora_scope *scope)
 {
-    cora_task *t = cora_current();
+    cora_task *t = cora__current();
     if (!t || !scope) return -EINVAL;
     cora__scope *s = impl(scope);
     if (t->scopes != s) return -EINVAL; /* not the innermost scope of this task */

@@ -175,7 +175,9 @@ int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts 
     if (t) {
         loop->free_tasks = t->arg;
         loop->nfree_tasks--;
-        memset(t, 0, sizeof *t);
+        /* Everything but the name, which only needs its first byte cleared. */
+        memset(t, 0, offsetof(cora_task, name));
+        t->name[0] = 0;
     } else if (!(t = cora__calloc(1, sizeof *t))) {
         return -ENOMEM;
     }
@@ -256,14 +258,6 @@ void cora__wake(cora_task *t, int result)
     loop->runq_len++;
 }
 
-int cora__checkpoint(void)
-{
-    cora_loop *loop = cora__loop();
-    cora_task *t = loop ? loop->current : NULL;
-    if (!t) return -EPERM;
-    return cora__deliver_cancel(t);
-}
-
 int cora_yield(void)
 {
     int c = cora__checkpoint();
@@ -340,7 +334,7 @@ int cora_cancel(cora_task *t)
 
 void *cora_fail(int err)
 {
-    cora_task *t = cora_current();
+    cora_task *t = cora__current();
     if (t) {
         t->failed = true;
         t->status = err < 0 ? err : -EINVAL;

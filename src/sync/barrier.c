@@ -31,7 +31,7 @@ int cora_barrier_init(cora_barrier *b, unsigned parties)
 int cora_barrier_wait(cora_barrier *b)
 {
     barrier_impl *B = impl(b);
-    if (!cora_current()) return -EPERM;
+    if (!cora__current()) return -EPERM;
     int c = cora__checkpoint();
     if (c) return c;
     unsigned index = B->arrived++;

@@ -185,7 +185,7 @@ static int send(cora_chan *ch, const void *elem, bool wait)
     if (wait && (r = cora__checkpoint())) return r;
     r = try_send(ch, elem);
     if (r != -EAGAIN || !wait) return r;
-    chan_waiter w = {.task = cora_current(), .elem = (void *)elem};
+    chan_waiter w = {.task = cora__current(), .elem = (void *)elem};
     cora__list_push_back(&ch->sendq, &w.link);
     r = park_waiters(&w, 1, NULL);
     return r < 0 ? r : w.result;
@@ -193,7 +193,7 @@ static int send(cora_chan *ch, const void *elem, bool wait)
 
 int cora_chan_send(cora_chan *ch, const void *elem)
 {
-    if (!cora_current()) return -EPERM;
+    if (!cora__current()) return -EPERM;
     return send(ch, elem, true);
 }
 
@@ -210,7 +210,7 @@ static int recv(cora_chan *ch, void *elem, bool wait)
     if (wait && (r = cora__checkpoint())) return r;
     r = try_recv(ch, elem);
     if (r != -EAGAIN || !wait) return r;
-    chan_waiter w = {.task = cora_current(), .elem = elem};
+    chan_waiter w = {.task = cora__current(), .elem = elem};
     cora__list_push_back(&ch->recvq, &w.link);
     r = park_waiters(&w, 1, NULL);
     return r < 0 ? r : w.result;
@@ -218,7 +218,7 @@ static int recv(cora_chan *ch, void *elem, bool wait)
 
 int cora_chan_recv(cora_chan *ch, void *elem)
 {
-    if (!cora_current()) return -EPERM;
+    if (!cora__current()) return -EPERM;
     return recv(ch, elem, true);
 }
 
@@ -293,7 +293,7 @@ static int try_case(cora_case *c)
 
 int cora_select(cora_case *cases, size_t n, double timeout)
 {
-    cora_task *self = cora_current();
+    cora_task *self = cora__current();
     if (!self) return -EPERM;
     if ((n && !cases) || n > 1024 || timeout != timeout) return -EINVAL;
     for (size_t i = 0; i < n; i++) {

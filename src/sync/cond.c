@@ -28,7 +28,7 @@ void cora_cond_init(cora_cond *c, cora_lock *lock)
 int cora_cond_wait(cora_cond *c)
 {
     cond_impl *C = impl(c);
-    cora_task *self = cora_current();
+    cora_task *self = cora__current();
     if (!self || cora__lock_owner(C->lock) != self) return -EPERM;
     int c0 = cora__checkpoint();
     if (c0) return c0;

@@ -28,7 +28,7 @@ void cora_lock_init(cora_lock *l)
 int cora_lock_tryacquire(cora_lock *l)
 {
     lock_impl *L = impl(l);
-    cora_task *self = cora_current();
+    cora_task *self = cora__current();
     if (!self) return -EPERM;
     if (L->owner) return L->owner == self ? -EDEADLK : -EAGAIN;
     L->owner = self;
@@ -38,7 +38,7 @@ int cora_lock_tryacquire(cora_lock *l)
 int cora_lock_acquire(cora_lock *l)
 {
     lock_impl *L = impl(l);
-    cora_task *self = cora_current();
+    cora_task *self = cora__current();
     if (!self) return -EPERM;
     if (L->owner == self) return -EDEADLK;
     int c = cora__checkpoint();
@@ -64,9 +64,12 @@ int cora_lock_acquire_timeout(cora_lock *l, double seconds)
 int cora_lock_release(cora_lock *l)
 {
     lock_impl *L = impl(l);
-    if (!L->owner || L->owner != cora_current()) return -EPERM;
-    cora__wq_node *n = cora__wq_grant_one(&L->waiters, NULL);
-    L->owner = n ? n->task : NULL;
+    if (!L->owner || L->owner != cora__current()) return -EPERM;
+    if (cora__list_empty(&L->waiters)) { /* the common case: nobody to hand it to */
+        L->owner = NULL;
+        return 0;
+    }
+    L->owner = cora__wq_grant_one(&L->waiters, NULL)->task;
     return 0;
 }
 

@@ -235,7 +235,7 @@ static void schedule_xfer(cora_queue *q)
 static int loop_side(cora_queue *q)
 {
     if (!q) return -EINVAL;
-    if (cora__loop() != q->loop || !cora_current()) return -EPERM;
+    if (cora__loop() != q->loop || !cora__current()) return -EPERM;
     return 0;
 }
 

@@ -46,7 +46,7 @@ int cora_sem_tryacquire(cora_sem *s)
 int cora_sem_acquire(cora_sem *s)
 {
     sem_impl *S = impl(s);
-    if (!cora_current()) return -EPERM;
+    if (!cora__current()) return -EPERM;
     int c = cora__checkpoint();
     if (c) return c;
     if (cora_sem_tryacquire(s) == 0) return 0;

@@ -14,7 +14,7 @@ int cora__wq_wait(cora__list *wq, cora__wq_node *n)
 {
     int c = cora__checkpoint();
     if (c) return c;
-    n->task = cora_current();
+    n->task = cora__current();
     n->granted = 0;
     n->err = 0;
     cora__list_push_back(wq, &n->link);
