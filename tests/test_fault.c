@@ -1,7 +1,8 @@
 /* tests/test_fault.c: out of memory at every allocation.
  *
  * A scenario that touches most of cora (tasks, stacks, timers, gather, groups,
- * scopes, locals, queues, channels, select, cross-thread calls, pipes) is run again
+ * scopes, locals, queues, channels, select, the thread pool, cross-thread calls,
+ * pipes) is run again
  * and again; run N makes the Nth allocation fail (cora__fail_alloc_at, see
  * src/core/internal.h). Every run must end with a clean error or success, never a
  * crash or hang, and the harness's leak and liveness check runs after the sweep
@@ -49,6 +50,11 @@ static void *poke_loop(void *arg)
     void **a = arg;
     cora_call_soon_threadsafe(a[0], from_thread, a[1]);
     return NULL;
+}
+
+static void *double_it(void *arg)
+{
+    return (void *)((intptr_t)arg * 2);
 }
 
 /* Returns 0, or the first error; on any path releases what it made. */
@@ -111,6 +117,11 @@ static void *scenario(void *arg)
     cora_chan_free(ch[0]);
     cora_chan_free(ch[1]);
     if (err < 0 || eerr < 0) return cora_fail(err < 0 ? err : eerr);
+
+    /* A job on the thread pool. */
+    void *doubled = NULL;
+    if ((err = cora_to_thread(double_it, P(21), &doubled)) < 0) return cora_fail(err);
+    if (doubled != P(42)) return cora_fail(-EINVAL);
 
     /* A call from another thread, and a pipe. */
     cora_event ev;

@@ -241,6 +241,7 @@ typedef struct cora__call {
 } cora__call;
 
 struct cora__backend;
+typedef struct cora__pool cora__pool; /* the thread pool, src/proc/pool.c */
 
 struct cora_loop {
     cora__ctx sched_ctx; /* the scheduler runs on the thread's own stack */
@@ -258,6 +259,10 @@ struct cora_loop {
     uint64_t next_task_id;
     uint64_t done_count; /* tasks ended so far: orders completions (as_completed) */
     uint64_t rng;        /* select's random order (sync/chan.c) */
+    /* Made by an upper layer on first use; closed through the pointer it leaves, so
+     * the core never calls up into that layer. */
+    cora__pool *pool;
+    void (*pool_close)(cora_loop *loop);
     cora_task *free_tasks; /* released task records kept for reuse (linked by arg) */
     size_t nfree_tasks;
     size_t inflight; /* operations submitted to the backend and not completed */
