@@ -100,10 +100,18 @@ static void *mark_started(void *arg)
     return NULL;
 }
 
-static void free_counted(void *p)
+static void free_counted(void *arg, void *result)
 {
-    free(p);
+    (void)arg;
+    free(result);
     atomic_fetch_add(&freed, 1);
+}
+
+static atomic_int abandoned_unstarted;
+
+static void note_unstarted(void *arg, void *result)
+{
+    if (!result) atomic_fetch_add(&abandoned_unstarted, 1);
 }
 
 static void *run_long(void *arg)
@@ -116,7 +124,7 @@ static void *run_long(void *arg)
 
 static void *run_b(void *arg)
 {
-    int e = cora_to_thread(mark_started, NULL, NULL);
+    int e = cora_to_thread_ex(mark_started, NULL, note_unstarted, NULL);
     return e < 0 ? cora_fail(e) : NULL;
 }
 
@@ -143,6 +151,7 @@ static void cancel_queued_and_running(void **state)
     assert_int_equal(atomic_load(&polled_out), 1);
     assert_int_equal(atomic_load(&freed), 1);
     assert_int_equal(atomic_load(&started_b), 0);
+    assert_int_equal(atomic_load(&abandoned_unstarted), 1); /* handed back at once */
 }
 
 static void *main_timeout(void *arg)

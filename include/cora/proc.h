@@ -22,19 +22,23 @@ extern "C" {
  *   -ECANCELED / -ETIMEDOUT  the task was cancelled or its deadline passed. A job that
  *       had not started is removed and never runs; a running job is told through
  *       cora_thread_cancelled() and left to finish on its own, and the task stops
- *       waiting at once. Either way nothing leaks: when an abandoned job returns,
- *       free_result (when not NULL) is called on its result, on the worker thread.
+ *       waiting at once.
  *   -EPERM outside a task; -EINVAL if fn is NULL; -ENOMEM, -EAGAIN (no thread could be
  *       started and none is running).
+ * Ownership: arg must stay valid until fn returns. With cora_to_thread_ex, a job the
+ * task stopped waiting for is handed to abandon(arg, result) exactly once, when the
+ * pool is done with it: at once with result NULL for a job that never started, or on
+ * the worker thread with fn's result when a running job returns. That is where an
+ * abandoned job's argument and result are freed, so nothing leaks; after a -ECANCELED
+ * or -ETIMEDOUT the caller must not touch arg again. (With cora_to_thread, arg stays
+ * the caller's and must outlive the job.)
  * fn runs on another thread: it must not call cora functions that need a loop
- * (cora_call_soon_threadsafe and the _threadsafe calls are fine). arg stays the
- * caller's; it must stay valid until fn returns, which after a cancellation may be
- * later than cora_to_thread returns (give the job its own copy when in doubt).
- * If the job finished just as the task was cancelled, its result wins: 0 is returned
- * and *result is set, so a result that owns memory is never lost. */
+ * (cora_call_soon_threadsafe and the _threadsafe calls are fine). If the job finished
+ * just as the task was cancelled, its result wins: 0 is returned and *result is set,
+ * so a result that owns memory is never lost. */
 int cora_to_thread(void *(*fn)(void *arg), void *arg, void **result);
-int cora_to_thread_ex(void *(*fn)(void *arg), void *arg, void (*free_result)(void *result),
-                      void **result);
+int cora_to_thread_ex(void *(*fn)(void *arg), void *arg,
+                      void (*abandon)(void *arg, void *result), void **result);
 
 /* Inside fn on a worker thread: 1 once the task that started this job was cancelled
  * (or timed out) and will not collect its result: a long job should poll it and stop

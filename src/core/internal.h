@@ -6,6 +6,7 @@
 #include "cora/core.h"
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -263,6 +264,8 @@ struct cora_loop {
      * the core never calls up into that layer. */
     cora__pool *pool;
     void (*pool_close)(cora_loop *loop);
+    bool accept_backoff_said; /* cora_accept reported running out, once */
+    pid_t pid; /* the process that runs it: a forked child does not */
     cora_task *free_tasks; /* released task records kept for reuse (linked by arg) */
     size_t nfree_tasks;
     size_t inflight; /* operations submitted to the backend and not completed */

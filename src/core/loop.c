@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 __thread cora_loop *cora__tls_loop __attribute__((tls_model("initial-exec")));
 __thread cora__census cora__census_now;
@@ -181,6 +182,7 @@ static int run_rounds(cora_loop *loop)
 static int loop_init(cora_loop *loop)
 {
     memset(loop, 0, sizeof *loop);
+    loop->pid = getpid();
     cora__list_init(&loop->runq);
     cora__list_init(&loop->tasks);
     cora__heap_init(&loop->timers);
@@ -231,6 +233,9 @@ static void ignore_sigpipe(void)
 
 int cora_run(cora_fn main, void *arg, void **result)
 {
+    /* A child forked from inside a loop inherits the thread-local pointer, but the
+     * loop is its parent's (its ring, its threads): the child may start its own. */
+    if (cora__tls_loop && cora__tls_loop->pid != getpid()) cora__tls_loop = NULL;
     if (cora__tls_loop) {
         cora_task *t = cora__tls_loop->current;
         fprintf(stderr,

@@ -17,11 +17,18 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 enum cora__op_kind {
     CORA__OP_POLL,  /* wait until fd has one of `events` (POLLIN, POLLOUT); res = revents */
     CORA__OP_READ,  /* read(fd, buf, len) at `off` (-1: the file position); res = bytes */
     CORA__OP_WRITE, /* write(fd, buf, len) at `off` (-1: the file position); res = bytes */
+    CORA__OP_ACCEPT,  /* accept4(fd, addr, addrlenp, NONBLOCK|CLOEXEC); res = new fd */
+    CORA__OP_CONNECT, /* connect(fd, addr, addrlen) on a non-blocking socket; res = 0 */
+    CORA__OP_RECV,    /* recv(fd, buf, len, flags); res = bytes */
+    CORA__OP_SEND,    /* send(fd, buf, len, flags | MSG_NOSIGNAL); res = bytes */
+    CORA__OP_RECVMSG, /* recvmsg(fd, buf as struct msghdr *, flags); res = bytes */
+    CORA__OP_SENDMSG, /* sendmsg(fd, buf as struct msghdr *, flags | MSG_NOSIGNAL) */
 };
 
 enum cora__op_state { CORA__OP_IDLE, CORA__OP_INFLIGHT, CORA__OP_DONE };
@@ -34,6 +41,11 @@ typedef struct cora__op {
     size_t len;
     int64_t off;
     uint32_t events;
+    int flags;          /* send/recv flags */
+    void *addr;         /* accept: where the peer goes; connect: the address */
+    socklen_t addrlen;  /* connect: the address's length */
+    socklen_t *addrlenp; /* accept: in/out length of addr */
+    uint8_t phase;      /* epoll's connect: 0 before connect(), 1 while in progress */
     int64_t res; /* >= 0 or a negative errno, once DONE */
     cora_task *task; /* woken when DONE */
     cora__list link; /* backend's own use while in flight (epoll's wait lists) */

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_EVENTS 256
@@ -111,12 +112,40 @@ static uint32_t interest(const cora__op *op)
 {
     switch (op->kind) {
     case CORA__OP_READ:
+    case CORA__OP_ACCEPT:
+    case CORA__OP_RECV:
+    case CORA__OP_RECVMSG:
         return EPOLLIN;
     case CORA__OP_WRITE:
+    case CORA__OP_CONNECT:
+    case CORA__OP_SEND:
+    case CORA__OP_SENDMSG:
         return EPOLLOUT;
     default:
         return op->events & (EPOLLIN | EPOLLOUT);
     }
+}
+
+/* A non-blocking connect: start it; once the socket is writable, its outcome is in
+ * SO_ERROR. Returns as try_op does. */
+static int try_connect(cora__op *op)
+{
+    if (op->phase == 0) {
+        op->phase = 1;
+        if (connect(op->fd, op->addr, op->addrlen) == 0) {
+            op->res = 0;
+            return 1;
+        }
+        if (errno == EINPROGRESS || errno == EAGAIN) return 0;
+        op->res = -errno;
+        return 1;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(op->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err == EINPROGRESS || err == EALREADY) return 0;
+    op->res = -err;
+    return 1;
 }
 
 /* Tries the op's system call. Returns 1 with op->res set, or 0 if it would block. */
@@ -130,6 +159,23 @@ static int try_op(cora__op *op)
     case CORA__OP_WRITE:
         n = op->off < 0 ? write(op->fd, op->buf, op->len)
                         : pwrite(op->fd, op->buf, op->len, op->off);
+        break;
+    case CORA__OP_ACCEPT:
+        n = accept4(op->fd, op->addr, op->addrlenp, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
+    case CORA__OP_CONNECT:
+        return try_connect(op);
+    case CORA__OP_RECV:
+        n = recv(op->fd, op->buf, op->len, op->flags | MSG_DONTWAIT);
+        break;
+    case CORA__OP_SEND:
+        n = send(op->fd, op->buf, op->len, op->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+        break;
+    case CORA__OP_RECVMSG:
+        n = recvmsg(op->fd, op->buf, op->flags | MSG_DONTWAIT);
+        break;
+    case CORA__OP_SENDMSG:
+        n = sendmsg(op->fd, op->buf, op->flags | MSG_DONTWAIT | MSG_NOSIGNAL);
         break;
     default: {
         struct pollfd p = {.fd = op->fd, .events = (short)op->events};

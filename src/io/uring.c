@@ -65,6 +65,12 @@ static const struct {
     {IORING_OP_WRITE, "IORING_OP_WRITE"},
     {IORING_OP_POLL_ADD, "IORING_OP_POLL_ADD"},
     {IORING_OP_ASYNC_CANCEL, "IORING_OP_ASYNC_CANCEL"},
+    {IORING_OP_ACCEPT, "IORING_OP_ACCEPT"},
+    {IORING_OP_CONNECT, "IORING_OP_CONNECT"},
+    {IORING_OP_SEND, "IORING_OP_SEND"},
+    {IORING_OP_RECV, "IORING_OP_RECV"},
+    {IORING_OP_SENDMSG, "IORING_OP_SENDMSG"},
+    {IORING_OP_RECVMSG, "IORING_OP_RECVMSG"},
 };
 
 static int probe_ops(uring_data *u, char *why, size_t whylen)
@@ -200,6 +206,24 @@ static int uring_submit(cora_loop *loop, cora__op *op)
         io_uring_prep_write(sqe, op->fd, op->buf,
                             (unsigned)(op->len > 0x7ffff000 ? 0x7ffff000 : op->len),
                             (uint64_t)op->off);
+        break;
+    case CORA__OP_ACCEPT:
+        io_uring_prep_accept(sqe, op->fd, op->addr, op->addrlenp, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        break;
+    case CORA__OP_CONNECT:
+        io_uring_prep_connect(sqe, op->fd, op->addr, op->addrlen);
+        break;
+    case CORA__OP_RECV:
+        io_uring_prep_recv(sqe, op->fd, op->buf, op->len, op->flags);
+        break;
+    case CORA__OP_SEND:
+        io_uring_prep_send(sqe, op->fd, op->buf, op->len, op->flags | MSG_NOSIGNAL);
+        break;
+    case CORA__OP_RECVMSG:
+        io_uring_prep_recvmsg(sqe, op->fd, op->buf, (unsigned)op->flags);
+        break;
+    case CORA__OP_SENDMSG:
+        io_uring_prep_sendmsg(sqe, op->fd, op->buf, (unsigned)(op->flags | MSG_NOSIGNAL));
         break;
     default:
         return -EINVAL;

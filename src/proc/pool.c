@@ -8,7 +8,7 @@
  *
  * A job is heap-allocated and owned by whoever finishes with it last: the task when
  * it collects the result (or removes a job that never started), the worker when the
- * task abandoned it (then the worker also frees the result through free_result). The
+ * task abandoned it (then abandon(arg, result) releases what the job holds). The
  * `state` field, under the mutex, decides which.
  */
 #include "../core/internal.h"
@@ -26,7 +26,7 @@ typedef struct pool_job {
     cora__list link; /* in the queue, or in the done list */
     void *(*fn)(void *);
     void *arg;
-    void (*free_result)(void *);
+    void (*abandon)(void *arg, void *result);
     void *result;
     cora_task *task;
     int state;
@@ -75,7 +75,7 @@ static void *worker(void *arg)
         pthread_mutex_lock(&p->mu);
         if (j->state == ABANDONED) { /* nobody will collect it: release it here */
             pthread_mutex_unlock(&p->mu);
-            if (j->free_result) j->free_result(r);
+            if (j->abandon) j->abandon(j->arg, r);
             free(j);
             pthread_mutex_lock(&p->mu);
             continue;
@@ -210,6 +210,7 @@ static void job_cancel(cora_task *t)
         cora__list_remove(&j->link);
         j->state = ABANDONED;
         pthread_mutex_unlock(&p->mu);
+        if (j->abandon) j->abandon(j->arg, NULL);
         free(j);
         break;
     case RUNNING: /* the worker releases it when fn returns */
@@ -224,7 +225,8 @@ static void job_cancel(cora_task *t)
     cora__wake(t, -ECANCELED);
 }
 
-int cora_to_thread_ex(void *(*fn)(void *), void *arg, void (*free_result)(void *), void **result)
+int cora_to_thread_ex(void *(*fn)(void *), void *arg, void (*abandon)(void *, void *),
+                      void **result)
 {
     cora_task *self = cora__current();
     if (!self) return -EPERM;
@@ -237,7 +239,7 @@ int cora_to_thread_ex(void *(*fn)(void *), void *arg, void (*free_result)(void *
     if (!j) return -ENOMEM;
     j->fn = fn;
     j->arg = arg;
-    j->free_result = free_result;
+    j->abandon = abandon;
     j->task = self;
     j->state = QUEUED;
     pthread_mutex_lock(&p->mu);

@@ -1,0 +1,429 @@
+/* src/net/socket.c: sockets over the backend's socket operations.
+ *
+ * Each waiting call is one backend operation (accept, connect, send, recv, sendmsg,
+ * recvmsg), so on io_uring the kernel does the work and on epoll cora does it when
+ * the socket is ready. Sockets are plain non-blocking fds; nothing is kept per
+ * socket, so there is nothing to leak but the fd itself, which every failing path
+ * closes.
+ */
+#include "../io/backend.h"
+#include "cora/net.h"
+#include "cora/proc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ---- names ---------------------------------------------------------------------- */
+
+int cora_addr(const char *host, int port, struct sockaddr_storage *out)
+{
+    if (!out || port < 0 || port > 65535) return -EINVAL;
+    memset(out, 0, sizeof *out);
+    if (!host || !*host) host = "::";
+    if (strcmp(host, "localhost") == 0) host = "127.0.0.1";
+    char buf[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
+    if (n >= 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof buf) {
+        memcpy(buf, host + 1, n - 2); /* "[::1]" as URLs write it */
+        buf[n - 2] = 0;
+        host = buf;
+    }
+    struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        return sizeof *v4;
+    }
+    if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        return sizeof *v6;
+    }
+    return -EINVAL;
+}
+
+struct gai_job {
+    char *host, *service;
+    struct addrinfo hints;
+    bool has_hints;
+    int rc, err;
+    struct addrinfo *res;
+};
+
+static void *gai_run(void *arg)
+{
+    struct gai_job *j = arg;
+    j->rc = getaddrinfo(j->host, j->service, j->has_hints ? &j->hints : NULL, &j->res);
+    j->err = errno;
+    return j;
+}
+
+static void gai_free(struct gai_job *j)
+{
+    if (j->rc == 0 && j->res) freeaddrinfo(j->res);
+    free(j->host);
+    free(j->service);
+    free(j);
+}
+
+/* An abandoned lookup (the task was cancelled): the job owns everything. */
+static void gai_abandon(void *arg, void *result)
+{
+    (void)result;
+    gai_free(arg);
+}
+
+static int gai_to_errno(int rc, int err)
+{
+    switch (rc) {
+    case 0: return 0;
+    case EAI_NONAME:
+    case EAI_NODATA:
+    case EAI_ADDRFAMILY:
+    case EAI_SERVICE: return -ENOENT;
+    case EAI_AGAIN: return -EAGAIN;
+    case EAI_MEMORY: return -ENOMEM;
+    case EAI_SYSTEM: return err ? -err : -EIO;
+    default: return -EINVAL;
+    }
+}
+
+int cora_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                     struct addrinfo **res)
+{
+    if (!res || (!host && !service)) return -EINVAL;
+    *res = NULL;
+    /* The job owns copies of everything: if the task is cancelled, the lookup goes on
+     * without it and must not read the caller's memory. */
+    struct gai_job *j = cora__calloc(1, sizeof *j);
+    if (!j) return -ENOMEM;
+    j->host = host ? strdup(host) : NULL;
+    j->service = service ? strdup(service) : NULL;
+    if ((host && !j->host) || (service && !j->service)) {
+        gai_free(j);
+        return -ENOMEM;
+    }
+    if (hints) j->hints = *hints, j->has_hints = true;
+    j->hints.ai_canonname = NULL, j->hints.ai_addr = NULL, j->hints.ai_next = NULL;
+    int r = cora_to_thread_ex(gai_run, j, gai_abandon, NULL);
+    if (r < 0) {
+        if (r != -ECANCELED && r != -ETIMEDOUT) gai_free(j); /* never queued */
+        return r;
+    }
+    r = gai_to_errno(j->rc, j->err);
+    *res = r == 0 ? j->res : NULL;
+    free(j->host);
+    free(j->service);
+    free(j);
+    return r;
+}
+
+/* ---- the operations ------------------------------------------------------------- */
+
+static ssize_t run_op(int kind, int fd, void *buf, size_t len, int flags)
+{
+    if (fd < 0) return -EBADF;
+    cora__op op = {.kind = (uint8_t)kind, .fd = fd, .buf = buf, .len = len, .flags = flags};
+    return (ssize_t)cora__io_run(&op);
+}
+
+ssize_t cora_recv(int fd, void *buf, size_t len, int flags)
+{
+    if (!buf && len) return -EFAULT;
+    return run_op(CORA__OP_RECV, fd, buf, len, flags);
+}
+
+ssize_t cora_send(int fd, const void *buf, size_t len, int flags)
+{
+    if (!buf && len) return -EFAULT;
+    return run_op(CORA__OP_SEND, fd, (void *)buf, len, flags);
+}
+
+ssize_t cora_send_all(int fd, const void *buf, size_t len, size_t *sent)
+{
+    size_t done = 0;
+    ssize_t r = 0;
+    while (done < len) {
+        r = cora_send(fd, (const char *)buf + done, len - done, 0);
+        if (r < 0) break;
+        done += (size_t)r;
+    }
+    if (sent) *sent = done;
+    return r < 0 ? r : (ssize_t)done;
+}
+
+int cora_shutdown(int fd, int how)
+{
+    return shutdown(fd, how) < 0 ? -errno : 0;
+}
+
+static int connect_fd(int fd, const struct sockaddr *addr, socklen_t len)
+{
+    cora__op op = {.kind = CORA__OP_CONNECT, .fd = fd, .addr = (void *)addr, .addrlen = len};
+    return (int)cora__io_run(&op);
+}
+
+static int connect_addr(const struct sockaddr *addr, socklen_t len, int type)
+{
+    int fd = socket(addr->sa_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int r = connect_fd(fd, addr, len);
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int cora_tcp_connect(const char *host, int port)
+{
+    if (!cora__current()) return -EPERM;
+    struct sockaddr_storage ss;
+    int len = cora_addr(host, port, &ss);
+    if (len > 0) return connect_addr((struct sockaddr *)&ss, (socklen_t)len, SOCK_STREAM);
+    if (!host || port < 0 || port > 65535) return -EINVAL;
+    /* A name: look it up, then try each address in the order the resolver gives
+     * (RFC 6724's). Racing them as RFC 8305 describes comes with the c-ares resolver. */
+    char service[8];
+    snprintf(service, sizeof service, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
+    struct addrinfo *res;
+    int r = cora_getaddrinfo(host, service, &hints, &res);
+    if (r < 0) return r;
+    r = -ENOENT;
+    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        r = connect_addr(ai->ai_addr, ai->ai_addrlen, SOCK_STREAM);
+        if (r >= 0 || r == -ECANCELED || r == -ETIMEDOUT) break;
+    }
+    freeaddrinfo(res);
+    return r;
+}
+
+static int set_int(int fd, int level, int opt, int v)
+{
+    return setsockopt(fd, level, opt, &v, sizeof v) < 0 ? -errno : 0;
+}
+
+int cora_tcp_listen(const char *host, int port, const cora_listen_opts *opts)
+{
+    struct sockaddr_storage ss;
+    int len = cora_addr(host, port, &ss);
+    if (len < 0) {
+        /* A name (rare for a server): resolve it on the pool, first address. */
+        if (!cora__current()) return -EINVAL;
+        char service[8];
+        snprintf(service, sizeof service, "%d", port);
+        struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
+        struct addrinfo *res;
+        int r = cora_getaddrinfo(host, service, &hints, &res);
+        if (r < 0) return r;
+        memcpy(&ss, res->ai_addr, res->ai_addrlen);
+        len = (int)res->ai_addrlen;
+        freeaddrinfo(res);
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 && errno == EAFNOSUPPORT && !host) { /* no IPv6 here: IPv4 only */
+        len = cora_addr("0.0.0.0", port, &ss);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    }
+    if (fd < 0) return -errno;
+    int r = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+    if (!r && opts && opts->reuseport) r = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+    if (!r && ss.ss_family == AF_INET6 && !host)
+        r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, opts && opts->v6only);
+    if (!r && bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) r = -errno;
+    if (!r && listen(fd, opts && opts->backlog > 0 ? opts->backlog : SOMAXCONN) < 0) r = -errno;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+static bool out_of_resources(int r)
+{
+    return r == -EMFILE || r == -ENFILE || r == -ENOBUFS || r == -ENOMEM;
+}
+
+/* Errors of the connection being accepted, not of the listener: skip it. */
+static bool transient(int r)
+{
+    return r == -ECONNABORTED || r == -EPROTO || r == -ENETDOWN || r == -ENOPROTOOPT ||
+           r == -EHOSTDOWN || r == -ENONET || r == -EHOSTUNREACH || r == -ENETUNREACH ||
+           r == -EINTR || r == -EAGAIN;
+}
+
+int cora_accept(int fd, struct sockaddr_storage *peer, socklen_t *peerlen)
+{
+    if (fd < 0) return -EBADF;
+    struct sockaddr_storage scratch;
+    socklen_t scratchlen;
+    double backoff = 0.001;
+    for (;;) {
+        scratchlen = sizeof scratch;
+        cora__op op = {.kind = CORA__OP_ACCEPT, .fd = fd,
+                       .addr = peer ? (void *)peer : (void *)&scratch,
+                       .addrlenp = peer && peerlen ? peerlen : &scratchlen};
+        int r = (int)cora__io_run(&op);
+        if (r >= 0) return r;
+        if (transient(r)) continue;
+        if (!out_of_resources(r)) return r;
+        cora_loop *loop = cora__loop();
+        if (!loop->accept_backoff_said) {
+            loop->accept_backoff_said = true;
+            fprintf(stderr, "cora: accept: %s (%s); backing off and retrying instead of "
+                            "spinning (said once)\n",
+                    cora_err_name(r), cora_strerror(r));
+        }
+        int s = cora_sleep(backoff);
+        if (s < 0) return s;
+        backoff = backoff * 2 > 1.0 ? 1.0 : backoff * 2;
+    }
+}
+
+int cora_tcp_nodelay(int fd, int on)
+{
+    return set_int(fd, IPPROTO_TCP, TCP_NODELAY, on != 0);
+}
+
+int cora_tcp_keepalive(int fd, int on, int idle_seconds)
+{
+    int r = set_int(fd, SOL_SOCKET, SO_KEEPALIVE, on != 0);
+    if (!r && on && idle_seconds > 0) r = set_int(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle_seconds);
+    return r;
+}
+
+int cora_socket_port(int fd)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
+    if (ss.ss_family == AF_INET) return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -EAFNOSUPPORT;
+}
+
+/* ---- UDP ------------------------------------------------------------------------ */
+
+int cora_udp_socket(int family)
+{
+    if (family != AF_INET && family != AF_INET6) return -EAFNOSUPPORT;
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    return fd < 0 ? -errno : fd;
+}
+
+int cora_udp_bind(const char *host, int port)
+{
+    struct sockaddr_storage ss;
+    int len = cora_addr(host, port, &ss);
+    if (len < 0) return len;
+    int fd = cora_udp_socket(ss.ss_family);
+    if (fd < 0) return fd;
+    int r = 0;
+    if (ss.ss_family == AF_INET6 && !host) r = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, 0);
+    if (!r && bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0) r = -errno;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+ssize_t cora_sendto(int fd, const void *buf, size_t len, const struct sockaddr *to,
+                    socklen_t tolen)
+{
+    if (!buf && len) return -EFAULT;
+    struct iovec iov = {(void *)buf, len};
+    struct msghdr msg = {.msg_name = (void *)to, .msg_namelen = to ? tolen : 0,
+                         .msg_iov = &iov, .msg_iovlen = 1};
+    return run_op(CORA__OP_SENDMSG, fd, &msg, 0, 0);
+}
+
+ssize_t cora_recvfrom(int fd, void *buf, size_t len, struct sockaddr_storage *from,
+                      socklen_t *fromlen)
+{
+    if (!buf && len) return -EFAULT;
+    struct iovec iov = {buf, len};
+    struct msghdr msg = {.msg_name = from, .msg_namelen = from ? sizeof *from : 0,
+                         .msg_iov = &iov, .msg_iovlen = 1};
+    ssize_t r = run_op(CORA__OP_RECVMSG, fd, &msg, 0, 0);
+    if (r >= 0 && fromlen) *fromlen = msg.msg_namelen;
+    return r;
+}
+
+/* ---- Unix ----------------------------------------------------------------------- */
+
+static int unix_addr(const char *path, struct sockaddr_un *sun)
+{
+    if (!path) return -EINVAL;
+    size_t n = strlen(path);
+    if (n == 0) return -EINVAL;
+    if (n >= sizeof sun->sun_path) return -ENAMETOOLONG;
+    memset(sun, 0, sizeof *sun);
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, n);
+    return (int)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+}
+
+int cora_unix_listen(const char *path, int backlog)
+{
+    struct sockaddr_un sun;
+    int len = unix_addr(path, &sun);
+    if (len < 0) return len;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    int r = bind(fd, (struct sockaddr *)&sun, (socklen_t)len) < 0 ? -errno : 0;
+    if (r == -EADDRINUSE) {
+        /* A socket file left by a process that is gone: nothing accepts on it. */
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool alive = probe >= 0 && connect(probe, (struct sockaddr *)&sun, (socklen_t)len) == 0;
+        if (probe >= 0) close(probe);
+        if (!alive && unlink(path) == 0)
+            r = bind(fd, (struct sockaddr *)&sun, (socklen_t)len) < 0 ? -errno : 0;
+    }
+    if (!r && listen(fd, backlog > 0 ? backlog : SOMAXCONN) < 0) r = -errno;
+    if (r < 0) {
+        close(fd);
+        return r;
+    }
+    return fd;
+}
+
+int cora_unix_connect(const char *path)
+{
+    struct sockaddr_un sun;
+    int len = unix_addr(path, &sun);
+    if (len < 0) return len;
+    return connect_addr((struct sockaddr *)&sun, (socklen_t)len, SOCK_STREAM);
+}
+
+int cora_unix_dgram(const char *path)
+{
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (path) {
+        struct sockaddr_un sun;
+        int len = unix_addr(path, &sun);
+        int r = len < 0 ? len : bind(fd, (struct sockaddr *)&sun, (socklen_t)len) < 0 ? -errno : 0;
+        if (r < 0) {
+            close(fd);
+            return r;
+        }
+    }
+    return fd;
+}
+
+int cora_socketpair(int type, int fds[2])
+{
+    if (!fds || (type != SOCK_STREAM && type != SOCK_DGRAM && type != SOCK_SEQPACKET))
+        return -EINVAL;
+    return socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) < 0 ? -errno : 0;
+}
