@@ -21,7 +21,7 @@ total_fail=0
 failed_stages=()
 
 # Cases with tens of thousands of live tasks: beyond what TSan and valgrind track.
-many_tasks='many_sleeping_tasks|guard_budget_exhausted'
+many_tasks='many_sleeping_tasks|guard_budget_exhausted|ten_thousand_connections'
 
 note() { printf '\n=== %s\n' "$*"; }
 
