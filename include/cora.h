@@ -6,6 +6,7 @@
 #define CORA_H
 
 #include "cora/core.h"
+#include "cora/fs.h"
 #include "cora/io.h"
 #include "cora/net.h"
 #include "cora/proc.h"

@@ -266,6 +266,7 @@ struct cora_loop {
     void (*pool_close)(cora_loop *loop);
     bool accept_backoff_said; /* cora_accept reported running out, once */
     pid_t pid; /* the process that runs it: a forked child does not */
+    unsigned native_ops; /* 1 << CORA__OP_x for file ops the backend does itself */
     cora_task *free_tasks; /* released task records kept for reuse (linked by arg) */
     size_t nfree_tasks;
     size_t inflight; /* operations submitted to the backend and not completed */

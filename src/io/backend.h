@@ -29,6 +29,13 @@ enum cora__op_kind {
     CORA__OP_SEND,    /* send(fd, buf, len, flags | MSG_NOSIGNAL); res = bytes */
     CORA__OP_RECVMSG, /* recvmsg(fd, buf as struct msghdr *, flags); res = bytes */
     CORA__OP_SENDMSG, /* sendmsg(fd, buf as struct msghdr *, flags | MSG_NOSIGNAL) */
+    /* File operations, native on io_uring only (src/fs/ uses the pool elsewhere): */
+    CORA__OP_OPENAT,   /* openat(AT_FDCWD, path, flags, mode); res = fd */
+    CORA__OP_CLOSE,    /* close(fd) */
+    CORA__OP_FSYNC,    /* fsync(fd), fdatasync when flags is non-zero */
+    CORA__OP_STATX,    /* statx(fd, path, flags, STATX_BASIC_STATS, buf as struct statx *) */
+    CORA__OP_RENAMEAT, /* rename(path, path2) */
+    CORA__OP_UNLINKAT, /* unlink(path) */
 };
 
 enum cora__op_state { CORA__OP_IDLE, CORA__OP_INFLIGHT, CORA__OP_DONE };
@@ -46,6 +53,8 @@ typedef struct cora__op {
     socklen_t addrlen;  /* connect: the address's length */
     socklen_t *addrlenp; /* accept: in/out length of addr */
     uint8_t phase;      /* epoll's connect: 0 before connect(), 1 while in progress */
+    const char *path, *path2; /* file operations */
+    unsigned mode;
     int64_t res; /* >= 0 or a negative errno, once DONE */
     cora_task *task; /* woken when DONE */
     cora__list link; /* backend's own use while in flight (epoll's wait lists) */

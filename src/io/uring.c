@@ -11,6 +11,8 @@
 #include "backend.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/stat.h>
 #include <liburing.h>
 #include <poll.h>
 #include <stdio.h>
@@ -73,7 +75,25 @@ static const struct {
     {IORING_OP_RECVMSG, "IORING_OP_RECVMSG"},
 };
 
-static int probe_ops(uring_data *u, char *why, size_t whylen)
+/* File operations cora runs natively when the kernel has them (else on the pool). */
+static const struct {
+    int op, kind;
+} file_ops[] = {
+    {IORING_OP_READ, CORA__OP_READ},         {IORING_OP_WRITE, CORA__OP_WRITE},
+    {IORING_OP_OPENAT, CORA__OP_OPENAT},     {IORING_OP_CLOSE, CORA__OP_CLOSE},
+    {IORING_OP_FSYNC, CORA__OP_FSYNC},       {IORING_OP_STATX, CORA__OP_STATX},
+    {IORING_OP_RENAMEAT, CORA__OP_RENAMEAT}, {IORING_OP_UNLINKAT, CORA__OP_UNLINKAT},
+};
+
+static unsigned probe_file_ops(struct io_uring_probe *probe)
+{
+    unsigned mask = 0;
+    for (size_t i = 0; i < sizeof file_ops / sizeof file_ops[0]; i++)
+        if (io_uring_opcode_supported(probe, file_ops[i].op)) mask |= 1u << file_ops[i].kind;
+    return mask;
+}
+
+static int probe_ops(cora_loop *loop, uring_data *u, char *why, size_t whylen)
 {
     struct io_uring_probe *probe = io_uring_get_probe_ring(&u->ring);
     if (!probe) {
@@ -87,6 +107,7 @@ static int probe_ops(uring_data *u, char *why, size_t whylen)
             r = -ENOSYS;
             break;
         }
+    if (r == 0) loop->native_ops = probe_file_ops(probe);
     io_uring_free_probe(probe);
     return r;
 }
@@ -120,7 +141,7 @@ static int uring_init(cora_loop *loop, char *why, size_t whylen)
         free(u);
         return r;
     }
-    r = probe_ops(u, why, whylen);
+    r = probe_ops(loop, u, why, whylen);
     if (r == 0) {
         u->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         if (u->wake_fd < 0) {
@@ -224,6 +245,24 @@ static int uring_submit(cora_loop *loop, cora__op *op)
         break;
     case CORA__OP_SENDMSG:
         io_uring_prep_sendmsg(sqe, op->fd, op->buf, (unsigned)(op->flags | MSG_NOSIGNAL));
+        break;
+    case CORA__OP_OPENAT:
+        io_uring_prep_openat(sqe, AT_FDCWD, op->path, op->flags, op->mode);
+        break;
+    case CORA__OP_CLOSE:
+        io_uring_prep_close(sqe, op->fd);
+        break;
+    case CORA__OP_FSYNC:
+        io_uring_prep_fsync(sqe, op->fd, op->flags ? IORING_FSYNC_DATASYNC : 0);
+        break;
+    case CORA__OP_STATX:
+        io_uring_prep_statx(sqe, op->fd, op->path, op->flags, STATX_BASIC_STATS, op->buf);
+        break;
+    case CORA__OP_RENAMEAT:
+        io_uring_prep_renameat(sqe, AT_FDCWD, op->path, AT_FDCWD, op->path2, 0);
+        break;
+    case CORA__OP_UNLINKAT:
+        io_uring_prep_unlinkat(sqe, AT_FDCWD, op->path, 0);
         break;
     default:
         return -EINVAL;

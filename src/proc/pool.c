@@ -30,6 +30,7 @@ typedef struct pool_job {
     void *result;
     cora_task *task;
     int state;
+    bool wait_if_running; /* cancellation waits for a running job (cora__pool_run) */
     atomic_int cancelled;
 } pool_job;
 
@@ -213,9 +214,13 @@ static void job_cancel(cora_task *t)
         if (j->abandon) j->abandon(j->arg, NULL);
         free(j);
         break;
-    case RUNNING: /* the worker releases it when fn returns */
-        j->state = ABANDONED;
+    case RUNNING:
         atomic_store(&j->cancelled, 1);
+        if (j->wait_if_running) { /* it may be writing into the task's memory: wait */
+            pthread_mutex_unlock(&p->mu);
+            return;
+        }
+        j->state = ABANDONED; /* the worker releases it when fn returns */
         pthread_mutex_unlock(&p->mu);
         break;
     default: /* FINISHED: its delivery is on the way and wins */
@@ -225,8 +230,8 @@ static void job_cancel(cora_task *t)
     cora__wake(t, -ECANCELED);
 }
 
-int cora_to_thread_ex(void *(*fn)(void *), void *arg, void (*abandon)(void *, void *),
-                      void **result)
+static int to_thread(void *(*fn)(void *), void *arg, void (*abandon)(void *, void *),
+                     void **result, bool wait_if_running)
 {
     cora_task *self = cora__current();
     if (!self) return -EPERM;
@@ -240,6 +245,7 @@ int cora_to_thread_ex(void *(*fn)(void *), void *arg, void (*abandon)(void *, vo
     j->fn = fn;
     j->arg = arg;
     j->abandon = abandon;
+    j->wait_if_running = wait_if_running;
     j->task = self;
     j->state = QUEUED;
     pthread_mutex_lock(&p->mu);
@@ -261,7 +267,21 @@ int cora_to_thread_ex(void *(*fn)(void *), void *arg, void (*abandon)(void *, vo
     return 0;
 }
 
+int cora_to_thread_ex(void *(*fn)(void *), void *arg, void (*abandon)(void *, void *),
+                      void **result)
+{
+    return to_thread(fn, arg, abandon, result, false);
+}
+
 int cora_to_thread(void *(*fn)(void *), void *arg, void **result)
 {
-    return cora_to_thread_ex(fn, arg, NULL, result);
+    return to_thread(fn, arg, NULL, result, false);
+}
+
+/* For operations that write into the caller's memory (file reads on epoll): a job
+ * that has started is waited for even when the task is cancelled, as io_uring's
+ * cancellation waits for the kernel; its real result is returned. */
+int cora__pool_run(void *(*fn)(void *), void *arg, void **result)
+{
+    return to_thread(fn, arg, NULL, result, true);
 }

@@ -1,0 +1,105 @@
+/* bench/echo_server.c: cora's TCP server for the echo and bulk benchmarks, with the
+ * public API: an accept loop and one task per connection.
+ *
+ *   echo  each connection's task receives up to 64 KiB and sends it all back, until
+ *         the peer closes: the server that bench/echo_client.c loads;
+ *   sink  each connection's task receives into a 256 KiB buffer and drops the bytes
+ *         until the peer closes, then closes: the receiver of bench/bulk_client.c.
+ *
+ * It listens on 127.0.0.1 only (port 0: a free port the kernel picks) and prints
+ * "listening <port>" once it accepts, which is what bench/run.sh waits for. With
+ * `conns` > 0 it serves that many connections, waits for them to end and exits 0
+ * (so that callgrind sees a normal exit and prints its totals); otherwise it runs
+ * until killed. CORA_BACKEND=uring|epoll picks the backend; the backend in use is
+ * printed on stderr.
+ *
+ *     echo_server [port [echo|sink [conns]]]
+ */
+#include <cora.h>
+#include <stdbool.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+#define ECHO_BUF (64 * 1024)
+#define SINK_BUF (256 * 1024)
+
+static bool sink;
+static long max_conns;
+
+/* The buffer lives on the task's stack, as it would in a program written for cora:
+ * stacks are committed page by page, so the pages a 64-byte message never reaches
+ * cost nothing. */
+static void *echo_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char buf[ECHO_BUF];
+    ssize_t n;
+    while ((n = cora_recv(fd, buf, sizeof buf, 0)) > 0)
+        if (cora_send_all(fd, buf, (size_t)n, NULL) < 0) break;
+    close(fd);
+    return NULL;
+}
+
+/* The sink's buffer is on the heap: 256 KiB is the whole default stack. */
+static void *sink_conn(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    char *buf = malloc(SINK_BUF);
+    if (buf)
+        while (cora_recv(fd, buf, SINK_BUF, 0) > 0) {
+        }
+    free(buf);
+    close(fd);
+    return NULL;
+}
+
+static void *amain(void *arg)
+{
+    int port = (int)(intptr_t)arg;
+    int lfd = cora_tcp_listen("127.0.0.1", port, NULL);
+    if (lfd < 0) return cora_fail(lfd);
+    fprintf(stderr, "cora %s server, backend %s\n", sink ? "sink" : "echo",
+            cora_loop_backend(cora_loop_current()));
+    printf("listening %d\n", cora_socket_port(lfd));
+    fflush(stdout);
+    /* With a connection count the handles are kept and awaited, so the program ends
+     * when the last connection does; otherwise each task is detached. */
+    cora_task **kept = max_conns > 0 ? calloc((size_t)max_conns, sizeof *kept) : NULL;
+    if (max_conns > 0 && !kept) return cora_fail(-ENOMEM);
+    for (long i = 0; max_conns <= 0 || i < max_conns; i++) {
+        int c = cora_accept(lfd, NULL, NULL);
+        if (c < 0) return cora_fail(c);
+        /* Every server in the comparison turns Nagle off (Go and uvloop do so by
+         * default): an echo must not wait for an ACK. */
+        cora_tcp_nodelay(c, 1);
+        cora_task *t = cora_spawn(sink ? sink_conn : echo_conn, (void *)(intptr_t)c);
+        if (!t) return cora_fail(-ENOMEM);
+        if (kept)
+            kept[i] = t;
+        else
+            cora_detach(t);
+    }
+    for (long i = 0; i < max_conns; i++) cora_await(kept[i], NULL);
+    free(kept);
+    close(lfd);
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    long port = bench_arg(argc, argv, 1, 0);
+    const char *mode = argc > 2 ? argv[2] : "echo";
+    max_conns = bench_arg(argc, argv, 3, 0);
+    sink = strcmp(mode, "sink") == 0;
+    if (port < 0 || port > 65535 || (!sink && strcmp(mode, "echo") != 0)) {
+        fprintf(stderr, "usage: echo_server [port [echo|sink [conns]]]\n");
+        return 2;
+    }
+    int r = cora_run(amain, (void *)(intptr_t)port, NULL);
+    if (r < 0) {
+        fprintf(stderr, "echo_server: %s\n", cora_strerror(r));
+        return 1;
+    }
+    return 0;
+}
