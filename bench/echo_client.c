@@ -19,6 +19,7 @@
  * (this client's CPU, % of one core). A message is one request and its echo.
  */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <sys/epoll.h>
 
 #include "bench_net.h"

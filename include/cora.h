@@ -10,6 +10,7 @@
 #include "cora/io.h"
 #include "cora/net.h"
 #include "cora/proc.h"
+#include "cora/stream.h"
 #include "cora/sync.h"
 
 #endif
