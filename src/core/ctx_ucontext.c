@@ -5,6 +5,8 @@
  * travel as two halves each. */
 #include "ctx.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -29,5 +31,11 @@ void cora__ctx_make(cora__ctx *c, void *lo, size_t size, void (*entry)(void *), 
 
 void cora__ctx_switch(cora__ctx *from, cora__ctx *to)
 {
+    /* swapcontext also restores the signal mask saved in `to`, but the mask belongs to
+     * the thread, not to a task: cora_signal_wait blocks signals for the loop's thread
+     * while its task is parked. So `to` takes the thread's current mask along. (One
+     * more system call on a path that already makes one; the assembly switch never
+     * touches the mask.) */
+    pthread_sigmask(SIG_SETMASK, NULL, &to->uc.uc_sigmask);
     swapcontext(&from->uc, &to->uc);
 }

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -51,10 +52,36 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
+/* Finds the program as posix_spawnp will (PATH search unless it has a slash), so a
+ * missing program is -ENOENT here and now. glibc's posix_spawn reports a failed exec
+ * itself, but not everywhere (a fork-based spawn, valgrind) and not before the child
+ * exists. */
+static int check_program(const char *prog)
+{
+    if (strchr(prog, '/')) return access(prog, X_OK) == 0 ? 0 : -errno;
+    const char *path = getenv("PATH");
+    if (!path || !*path) path = "/usr/local/bin:/usr/bin:/bin";
+    int best = -ENOENT;
+    char buf[4096];
+    for (const char *p = path;; p++) {
+        const char *end = strchr(p, ':');
+        size_t n = end ? (size_t)(end - p) : strlen(p);
+        if (n + 1 + strlen(prog) + 1 <= sizeof buf) {
+            snprintf(buf, sizeof buf, "%.*s/%s", (int)n, n ? p : ".", prog);
+            if (access(buf, X_OK) == 0) return 0;
+            if (errno == EACCES) best = -EACCES;
+        }
+        if (!end) return best;
+        p = end;
+    }
+}
+
 int cora_process_spawn(cora_process **out, const char *const argv[], const cora_process_opts *opts)
 {
     if (!out || !argv || !argv[0]) return -EINVAL;
     *out = NULL;
+    int checked = check_program(argv[0]);
+    if (checked < 0) return checked;
     cora_process_opts o = opts ? *opts : (cora_process_opts){0};
     int modes[3] = {o.stdin_mode, o.stdout_mode, o.stderr_mode};
     for (int i = 0; i < 3; i++)
@@ -96,7 +123,10 @@ int cora_process_spawn(cora_process **out, const char *const argv[], const cora_
     if (r == 0) {
         p->pid = pid;
         p->pidfd = pidfd_open_(pid);
-        if (p->pidfd < 0) { /* should not happen (Linux 5.3+); reap it the hard way */
+        /* Without pidfds (Linux before 5.3, or valgrind 3.19, which does not know the
+         * call) the child is polled with waitpid instead: slower to notice an exit,
+         * equally correct, since an unreaped pid cannot be recycled. */
+        if (p->pidfd < 0 && errno != ENOSYS) {
             r = -errno;
             kill(pid, SIGKILL);
             waitpid(pid, NULL, 0);
@@ -131,8 +161,9 @@ static bool try_reap(cora_process *p)
 {
     siginfo_t si;
     memset(&si, 0, sizeof si);
-    if (waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG) < 0 || si.si_pid == 0)
-        return false;
+    int r = p->pidfd >= 0 ? waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | WNOHANG)
+                          : waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG);
+    if (r < 0 || si.si_pid == 0) return false;
     p->reaped = true;
     p->returncode = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
     return true;
@@ -141,8 +172,15 @@ static bool try_reap(cora_process *p)
 int cora_process_wait(cora_process *p, int *returncode)
 {
     if (!p) return -EINVAL;
+    double backoff = 0.001;
     while (!p->reaped && !try_reap(p)) {
-        int r = cora_wait_fd(p->pidfd, CORA_READABLE);
+        int r;
+        if (p->pidfd >= 0) {
+            r = cora_wait_fd(p->pidfd, CORA_READABLE);
+        } else { /* no pidfd: poll, 1 ms doubling to 50 ms */
+            r = cora_sleep(backoff);
+            backoff = backoff * 2 > 0.05 ? 0.05 : backoff * 2;
+        }
         if (r < 0) return r; /* the child is still ours: free reaps it */
     }
     if (returncode) *returncode = p->returncode;
@@ -153,7 +191,8 @@ int cora_process_kill(cora_process *p, int sig)
 {
     if (!p) return -EINVAL;
     if (p->reaped) return -ESRCH;
-    return pidfd_send_signal_(p->pidfd, sig) < 0 ? -errno : 0;
+    int r = p->pidfd >= 0 ? pidfd_send_signal_(p->pidfd, sig) : kill(p->pid, sig);
+    return r < 0 ? -errno : 0;
 }
 
 void cora_process_free(cora_process *p)
@@ -162,9 +201,12 @@ void cora_process_free(cora_process *p)
     if (!p->reaped) {
         /* Still running (or an unreaped zombie): kill and reap now, never leave a
          * zombie. The wait is short: SIGKILL cannot be caught. */
-        pidfd_send_signal_(p->pidfd, SIGKILL);
+        cora_process_kill(p, SIGKILL);
         siginfo_t si;
-        waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED);
+        if (p->pidfd >= 0)
+            waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED);
+        else
+            waitid(P_PID, (id_t)p->pid, &si, WEXITED);
     }
     for (int i = 0; i < 3; i++) close_fd(&p->fds[i]);
     close_fd(&p->pidfd);
