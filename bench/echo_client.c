@@ -2,21 +2,29 @@
  * (cora's on both backends, libuv, Go, uvloop). Plain C over epoll, no cora, so each
  * server faces the same client.
  *
- * `conns` connections to 127.0.0.1:port; each sends a `size`-byte message, waits for
- * all of it to come back, checks it, and sends the next: one message in flight per
- * connection, so the rate is set by the round trip through the server. The run lasts
- * `warmup` + `seconds`; only the last `seconds` are counted. Over that window it
- * reads the server's CPU time (utime + stime of /proc/PID/stat) at both ends, and
- * reports the server's CPU per message: on a two-core machine, with the client
- * pinned to one core and the server to the other, the client saturates its core
- * first, so the rate alone does not tell good servers apart and CPU per message
- * does (DESIGN.md section 6).
+ * A round against one server: `conns` connections to 127.0.0.1:port; each sends a
+ * `size`-byte message, waits for all of it to come back, checks it, and sends the
+ * next: one message in flight per connection. The round lasts `warmup` + `seconds`;
+ * only the last `seconds` are counted. Over that window it reads the server's CPU
+ * time (utime + stime of /proc/PID/stat) at both ends, for the server's CPU per
+ * message: on a two-core machine, with the client pinned to one core and the server
+ * to the other, whichever saturates its core first sets the rate, so the rate alone
+ * may not tell good servers apart and CPU per message does (DESIGN.md section 6).
+ * Then it closes the connections, which ends their tasks in the server.
  *
- *     echo_client port conns size warmup seconds server-pid label
+ * Several servers, all started beforehand, are measured in the same invocation:
+ * `rounds` rounds, each visiting every server in turn (the order reversed every other
+ * round), so that whatever else the machine is doing falls on all of them alike. Each
+ * server's figures are those of its best round (highest rate): the work is the same
+ * every round, so the fastest is the least disturbed.
  *
- * RESULT lines: <label>_echo_rate (messages/s), <label>_echo_cpu (server CPU us per
- * message), <label>_echo_util (server CPU, % of one core), <label>_echo_client_util
- * (this client's CPU, % of one core). A message is one request and its echo.
+ *     echo_client conns size warmup seconds rounds label=port:pid...
+ *
+ * RESULT lines for each label: <label>_echo_rate (messages/s), <label>_echo_cpu
+ * (server CPU us per message), <label>_echo_util (server CPU, % of one core),
+ * <label>_echo_client_util (this client's CPU, % of one core), <label>_echo_total
+ * (messages over the whole of the best round, warm-up included, for callgrind). A
+ * message is one request and its echo.
  */
 #include <fcntl.h>
 #include <stdbool.h>
@@ -53,40 +61,38 @@ static int send_msg(conn *c)
     return 0;
 }
 
-int main(int argc, char **argv)
-{
-    if (argc != 8) {
-        fprintf(stderr, "usage: echo_client port conns size warmup seconds server-pid label\n");
-        return 2;
-    }
-    int port = atoi(argv[1]), nconns = atoi(argv[2]);
-    size = (size_t)atol(argv[3]);
-    double warmup = atof(argv[4]), seconds = atof(argv[5]);
-    int pid = atoi(argv[6]);
-    const char *label = argv[7];
-    if (port <= 0 || nconns <= 0 || size == 0 || size > MAX_SIZE || seconds <= 0 || warmup < 0) {
-        fprintf(stderr, "echo_client: bad arguments\n");
-        return 2;
-    }
+typedef struct result {
+    double rate;      /* messages per second */
+    double cpu_us;    /* server CPU per message, us; < 0 if unreadable */
+    double util;      /* server CPU, % of one core */
+    double self_util; /* this client's CPU, % of one core */
+    uint64_t total;   /* messages in the round, warm-up included */
+} result;
 
+static int nconns;
+static double warmup, seconds;
+
+/* One round against the server on `port` (pid for its CPU time, 0: none). */
+static int run_round(int port, int pid, result *out)
+{
     int ep = epoll_create1(EPOLL_CLOEXEC);
     conn *cs = calloc((size_t)nconns, sizeof *cs);
-    if (ep < 0 || !cs) return 1;
+    if (ep < 0 || !cs) return -1;
     for (int i = 0; i < nconns; i++) {
         conn *c = &cs[i];
         c->fd = bench_connect_local(port);
         c->out = malloc(size);
         c->in = malloc(size);
-        if (c->fd < 0 || !c->out || !c->in) return 1;
+        if (c->fd < 0 || !c->out || !c->in) return -1;
         fcntl(c->fd, F_SETFL, fcntl(c->fd, F_GETFL) | O_NONBLOCK);
         /* Level-triggered and registered once: the client's own cost per message is
          * one send, one recv and a share of an epoll_wait. */
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) return 1;
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) < 0) return -1;
     }
     for (int i = 0; i < nconns; i++) {
         fill(&cs[i], i);
-        if (send_msg(&cs[i]) < 0) return 1;
+        if (send_msg(&cs[i]) < 0) return -1;
     }
 
     int64_t start = bench_now_ns();
@@ -100,7 +106,7 @@ int main(int argc, char **argv)
         int n = epoll_wait(ep, evs, 256, 100);
         if (n < 0 && errno != EINTR) {
             perror("epoll_wait");
-            return 1;
+            return -1;
         }
         for (int e = 0; e < n; e++) {
             conn *c = evs[e].data.ptr;
@@ -109,19 +115,19 @@ int main(int argc, char **argv)
             if (r <= 0) {
                 fprintf(stderr, "echo_client: connection %d: %s\n", (int)(c - cs),
                         r == 0 ? "closed by the server" : strerror(errno));
-                return 1;
+                return -1;
             }
             c->got += (size_t)r;
             if (c->got < size) continue;
             if (memcmp(c->in, c->out, size) != 0) {
                 fprintf(stderr, "echo_client: connection %d: wrong bytes echoed\n", (int)(c - cs));
-                return 1;
+                return -1;
             }
             c->got = 0;
             c->seq++;
             total++;
             fill(c, (int)(c - cs));
-            if (send_msg(c) < 0) return 1;
+            if (send_msg(c) < 0) return -1;
         }
         int64_t now = bench_now_ns();
         if (!counting && now >= t_count) {
@@ -138,32 +144,92 @@ int main(int argc, char **argv)
             break;
         }
     }
-    /* Closing ends each connection's task in the server. */
-    for (int i = 0; i < nconns; i++) close(cs[i].fd);
-
-    double secs = (double)(t1 - t0) / 1e9;
-    double msgs = (double)(total - at_count);
-    double rate = msgs / secs;
-    char name[128];
-    printf("%s: %.0f messages/s (%d connections, %zu-byte messages, %.0f messages in %.2f s "
-           "after %.1f s of warm-up); client CPU %.0f%% of a core",
-           label, rate, nconns, size, msgs, secs, warmup, 100.0 * (double)(self1 - self0) / (double)(t1 - t0));
-    if (cpu0 >= 0 && cpu1 >= 0) {
-        double cpu_us = (double)(cpu1 - cpu0) / 1e3 / msgs;
-        printf("; server CPU %.2f us per message, %.0f%% of a core\n", cpu_us,
-               100.0 * (double)(cpu1 - cpu0) / (double)(t1 - t0));
-        snprintf(name, sizeof name, "%s_echo_cpu", label);
-        bench_result(name, cpu_us, "us/msg");
-        snprintf(name, sizeof name, "%s_echo_util", label);
-        bench_result(name, 100.0 * (double)(cpu1 - cpu0) / (double)(t1 - t0), "%");
-    } else {
-        printf("\n");
+    for (int i = 0; i < nconns; i++) {
+        close(cs[i].fd);
+        free(cs[i].out);
+        free(cs[i].in);
     }
-    snprintf(name, sizeof name, "%s_echo_rate", label);
-    bench_result(name, rate, "msg/s");
-    snprintf(name, sizeof name, "%s_echo_client_util", label);
-    bench_result(name, 100.0 * (double)(self1 - self0) / (double)(t1 - t0), "%");
-    snprintf(name, sizeof name, "%s_echo_total", label);
-    bench_result(name, (double)total, "msgs");
+    free(cs);
+    close(ep);
+
+    double msgs = (double)(total - at_count), wall = (double)(t1 - t0);
+    out->rate = msgs / (wall / 1e9);
+    out->cpu_us = cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - cpu0) / 1e3 / msgs : -1;
+    out->util = cpu0 >= 0 && cpu1 >= 0 ? 100.0 * (double)(cpu1 - cpu0) / wall : -1;
+    out->self_util = 100.0 * (double)(self1 - self0) / wall;
+    out->total = total;
+    return 0;
+}
+
+typedef struct target {
+    char label[64];
+    int port, pid;
+    result best;
+    char rounds[256]; /* each round's rate, for the log */
+} target;
+
+int main(int argc, char **argv)
+{
+    if (argc < 7) {
+        fprintf(stderr, "usage: echo_client conns size warmup seconds rounds label=port:pid...\n");
+        return 2;
+    }
+    nconns = atoi(argv[1]);
+    size = (size_t)atol(argv[2]);
+    warmup = atof(argv[3]);
+    seconds = atof(argv[4]);
+    int rounds = atoi(argv[5]), ntargets = argc - 6;
+    if (nconns <= 0 || size == 0 || size > MAX_SIZE || seconds <= 0 || warmup < 0 || rounds < 1) {
+        fprintf(stderr, "echo_client: bad arguments\n");
+        return 2;
+    }
+    target *ts = calloc((size_t)ntargets, sizeof *ts);
+    if (!ts) return 1;
+    for (int i = 0; i < ntargets; i++) {
+        char *eq = strchr(argv[6 + i], '=');
+        if (!eq || eq - argv[6 + i] >= (long)sizeof ts[i].label ||
+            sscanf(eq + 1, "%d:%d", &ts[i].port, &ts[i].pid) != 2 || ts[i].port <= 0) {
+            fprintf(stderr, "echo_client: bad target %s (label=port:pid)\n", argv[6 + i]);
+            return 2;
+        }
+        memcpy(ts[i].label, argv[6 + i], (size_t)(eq - argv[6 + i]));
+    }
+
+    for (int r = 0; r < rounds; r++)
+        for (int k = 0; k < ntargets; k++) {
+            target *t = &ts[r % 2 ? ntargets - 1 - k : k];
+            result res;
+            if (run_round(t->port, t->pid, &res) < 0) {
+                fprintf(stderr, "echo_client: %s failed\n", t->label);
+                return 1;
+            }
+            size_t len = strlen(t->rounds);
+            snprintf(t->rounds + len, sizeof t->rounds - len, "%s%.0fk", len ? " " : "",
+                     res.rate / 1e3);
+            if (r == 0 || res.rate > t->best.rate) t->best = res;
+        }
+
+    for (int i = 0; i < ntargets; i++) {
+        target *t = &ts[i];
+        result *b = &t->best;
+        char name[128];
+        printf("%-12s %7.0f messages/s; server CPU %.2f us per message, %.0f%% of a core; "
+               "client %.0f%% of a core (best of %d rounds: %s msg/s; %d connections, "
+               "%zu-byte messages, %.1f s + %.1f s warm-up each)\n",
+               t->label, b->rate, b->cpu_us, b->util, b->self_util, rounds, t->rounds,
+               nconns, size, seconds, warmup);
+        if (b->cpu_us >= 0) {
+            snprintf(name, sizeof name, "%s_echo_cpu", t->label);
+            bench_result(name, b->cpu_us, "us/msg");
+            snprintf(name, sizeof name, "%s_echo_util", t->label);
+            bench_result(name, b->util, "%");
+        }
+        snprintf(name, sizeof name, "%s_echo_rate", t->label);
+        bench_result(name, b->rate, "msg/s");
+        snprintf(name, sizeof name, "%s_echo_client_util", t->label);
+        bench_result(name, b->self_util, "%");
+        snprintf(name, sizeof name, "%s_echo_total", t->label);
+        bench_result(name, (double)b->total, "msgs");
+    }
     return 0;
 }

@@ -12,5 +12,6 @@
 #include "cora/proc.h"
 #include "cora/stream.h"
 #include "cora/sync.h"
+#include "cora/tls.h"
 
 #endif

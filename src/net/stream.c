@@ -11,6 +11,7 @@
  * writers wait.
  */
 #include "../io/backend.h"
+#include "internal.h"
 #include "cora/io.h"
 #include "cora/net.h"
 #include "cora/stream.h"
@@ -25,6 +26,8 @@
 
 struct cora_stream {
     int fd;
+    void *ssl;     /* the TLS transport (tls.c), or NULL for plain sockets */
+    char alpn[32]; /* the ALPN protocol TLS chose, or "" */
     bool eof; /* the peer ended its side */
     char *in;
     size_t in_cap, start, end, scanned;
@@ -66,10 +69,36 @@ int cora_stream_connect(cora_stream **out, const char *host, int port)
     return cora_stream_new(out, fd, NULL);
 }
 
+/* The transport: the socket itself, or TLS over it. */
+static ssize_t s_recv(cora_stream *s, void *buf, size_t len)
+{
+    return s->ssl ? cora__tls_read(s->ssl, buf, len) : cora_recv(s->fd, buf, len, 0);
+}
+
+static ssize_t s_send(cora_stream *s, const void *buf, size_t len)
+{
+    return s->ssl ? cora__tls_write(s->ssl, buf, len) : cora_send(s->fd, buf, len, 0);
+}
+
+int cora__stream_new_tls(cora_stream **out, int fd, void *ssl)
+{
+    int r = cora_stream_new(out, fd, NULL);
+    if (r < 0) return r;
+    (*out)->ssl = ssl;
+    cora__tls_alpn(ssl, (*out)->alpn, sizeof (*out)->alpn);
+    return 0;
+}
+
+const char *cora_stream_alpn(const cora_stream *s)
+{
+    return s && s->alpn[0] ? s->alpn : NULL;
+}
+
 ssize_t cora_stream_close(cora_stream *s)
 {
     if (!s) return 0;
     ssize_t dropped = (ssize_t)(s->out_end - s->out_start);
+    if (s->ssl) cora__tls_free(s->ssl);
     close(s->fd);
     free(s->in);
     free(s->out);
@@ -108,7 +137,7 @@ static ssize_t fill(cora_stream *s)
         s->start = 0;
     }
     if (s->end == s->in_cap) return -EMSGSIZE;
-    ssize_t n = cora_recv(s->fd, s->in + s->end, s->in_cap - s->end, 0);
+    ssize_t n = s_recv(s, s->in + s->end, s->in_cap - s->end);
     if (n > 0) s->end += (size_t)n;
     if (n == 0) s->eof = true;
     return n;
@@ -213,7 +242,7 @@ int cora_stream_drain(cora_stream *s)
 {
     if (!s) return -EINVAL;
     while (s->out_start < s->out_end) {
-        ssize_t n = cora_send(s->fd, s->out + s->out_start, s->out_end - s->out_start, 0);
+        ssize_t n = s_send(s, s->out + s->out_start, s->out_end - s->out_start);
         if (n < 0) return (int)n;
         s->out_start += (size_t)n;
     }
@@ -242,7 +271,7 @@ ssize_t cora_stream_write(cora_stream *s, const void *buf, size_t len)
             continue;
         }
         /* Full: send some (this is where a slow peer makes the writer wait). */
-        ssize_t n = cora_send(s->fd, s->out + s->out_start, s->out_end - s->out_start, 0);
+        ssize_t n = s_send(s, s->out + s->out_start, s->out_end - s->out_start);
         if (n < 0) return done ? (ssize_t)done : n; /* accepted bytes stay queued */
         s->out_start += (size_t)n;
     }
@@ -269,6 +298,22 @@ ssize_t cora_stream_sendfile(cora_stream *s, int file_fd, off_t off, size_t len,
     int r = cora_stream_drain(s);
     if (r < 0) return r;
     size_t done = 0;
+    if (s->ssl) { /* the bytes must be encrypted: through the buffer, a chunk at a time */
+        char chunk[16384];
+        while (done < len) {
+            size_t want = len - done < sizeof chunk ? len - done : sizeof chunk;
+            ssize_t n = pread(file_fd, chunk, want, off + (off_t)done);
+            if (n < 0) return -errno;
+            if (n == 0) break;
+            ssize_t w = cora_stream_write(s, chunk, (size_t)n);
+            if (w < 0) return w;
+            done += (size_t)w;
+            if (sent) *sent = done;
+            if (w < n) return -ECANCELED; /* cut short: the count says where */
+        }
+        r = cora_stream_drain(s);
+        return r < 0 ? r : (ssize_t)done;
+    }
     while (done < len) {
         /* Neither backend has a sendfile operation: wait until the socket takes
          * data, then let the kernel copy from the page cache without blocking. */
@@ -291,6 +336,7 @@ ssize_t cora_stream_sendfile(cora_stream *s, int file_fd, off_t off, size_t len,
 int cora_stream_write_eof(cora_stream *s)
 {
     int r = cora_stream_drain(s);
+    if (r == 0 && s->ssl) r = cora__tls_shutdown(s->ssl); /* close_notify first */
     if (r < 0) return r;
     return cora_shutdown(s->fd, SHUT_WR);
 }
