@@ -60,4 +60,22 @@ static inline int64_t bench_proc_cpu_ns(int pid)
     return (int64_t)((utime + stime) * (1000000000ULL / (unsigned long long)hz));
 }
 
+/* CPU time the whole machine spent busy (user, nice, system, irq, softirq, steal:
+ * the first line of /proc/stat), in ns; -1 if unreadable. What the server and the
+ * client did not spend of it is other work, which the clients report so that a
+ * disturbed run shows as one. */
+static inline int64_t bench_machine_busy_ns(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return -1;
+    unsigned long long v[8] = {0};
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+                   &v[4], &v[5], &v[6], &v[7]);
+    fclose(f);
+    if (n != 8) return -1;
+    unsigned long long busy = v[0] + v[1] + v[2] + v[5] + v[6] + v[7]; /* not idle, iowait */
+    long hz = sysconf(_SC_CLK_TCK);
+    return (int64_t)(busy * (1000000000ULL / (unsigned long long)hz));
+}
+
 #endif

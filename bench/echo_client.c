@@ -22,7 +22,9 @@
  *
  * RESULT lines for each label: <label>_echo_rate (messages/s), <label>_echo_cpu
  * (server CPU us per message), <label>_echo_util (server CPU, % of one core),
- * <label>_echo_client_util (this client's CPU, % of one core), <label>_echo_total
+ * <label>_echo_client_util (this client's CPU, % of one core), <label>_echo_other (the
+ * rest of the machine's busy CPU over the window, % of one core: work that had nothing
+ * to do with the benchmark shows here), <label>_echo_total
  * (messages over the whole of the best round, warm-up included, for callgrind). A
  * message is one request and its echo.
  */
@@ -66,6 +68,7 @@ typedef struct result {
     double cpu_us;    /* server CPU per message, us; < 0 if unreadable */
     double util;      /* server CPU, % of one core */
     double self_util; /* this client's CPU, % of one core */
+    double other;     /* the rest of the machine's busy CPU, % of one core */
     uint64_t total;   /* messages in the round, warm-up included */
 } result;
 
@@ -98,7 +101,7 @@ static int run_round(int port, int pid, result *out)
     int64_t start = bench_now_ns();
     int64_t t_count = start + (int64_t)(warmup * 1e9);
     int64_t t_end = t_count + (int64_t)(seconds * 1e9);
-    int64_t t0 = 0, t1 = 0, cpu0 = -1, cpu1 = -1, self0 = 0, self1 = 0;
+    int64_t t0 = 0, t1 = 0, cpu0 = -1, cpu1 = -1, self0 = 0, self1 = 0, busy0 = 0, busy1 = 0;
     uint64_t total = 0, at_count = 0;
     bool counting = false;
     struct epoll_event evs[256];
@@ -136,11 +139,13 @@ static int run_round(int port, int pid, result *out)
             at_count = total;
             cpu0 = pid > 0 ? bench_proc_cpu_ns(pid) : -1;
             self0 = bench_cpu_ns();
+            busy0 = bench_machine_busy_ns();
         }
         if (counting && now >= t_end) {
             t1 = now;
             cpu1 = pid > 0 ? bench_proc_cpu_ns(pid) : -1;
             self1 = bench_cpu_ns();
+            busy1 = bench_machine_busy_ns();
             break;
         }
     }
@@ -158,6 +163,8 @@ static int run_round(int port, int pid, result *out)
     out->util = cpu0 >= 0 && cpu1 >= 0 ? 100.0 * (double)(cpu1 - cpu0) / wall : -1;
     out->self_util = 100.0 * (double)(self1 - self0) / wall;
     out->total = total;
+    int64_t server = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : 0;
+    out->other = 100.0 * (double)((busy1 - busy0) - (self1 - self0) - server) / wall;
     return 0;
 }
 
@@ -214,9 +221,9 @@ int main(int argc, char **argv)
         result *b = &t->best;
         char name[128];
         printf("%-12s %7.0f messages/s; server CPU %.2f us per message, %.0f%% of a core; "
-               "client %.0f%% of a core (best of %d rounds: %s msg/s; %d connections, "
-               "%zu-byte messages, %.1f s + %.1f s warm-up each)\n",
-               t->label, b->rate, b->cpu_us, b->util, b->self_util, rounds, t->rounds,
+               "client %.0f%%, other work %.0f%% (best of %d rounds: %s msg/s; %d "
+               "connections, %zu-byte messages, %.1f s + %.1f s warm-up each)\n",
+               t->label, b->rate, b->cpu_us, b->util, b->self_util, b->other, rounds, t->rounds,
                nconns, size, seconds, warmup);
         if (b->cpu_us >= 0) {
             snprintf(name, sizeof name, "%s_echo_cpu", t->label);
@@ -228,6 +235,8 @@ int main(int argc, char **argv)
         bench_result(name, b->rate, "msg/s");
         snprintf(name, sizeof name, "%s_echo_client_util", t->label);
         bench_result(name, b->self_util, "%");
+        snprintf(name, sizeof name, "%s_echo_other", t->label);
+        bench_result(name, b->other, "%");
         snprintf(name, sizeof name, "%s_echo_total", t->label);
         bench_result(name, (double)b->total, "msgs");
     }

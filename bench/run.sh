@@ -31,14 +31,22 @@ if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
     SPAWN_N=100000 PY_N=20000 RSS_SMALL=10000 RSS_BIG=100000 TIMERS_N=100000
     CG_N1=20000 CG_N2=40000
     PINGPONG_N=200000 PY_PINGPONG_N=20000 LOCK_N=200000 PY_LOCK_N=20000
+    ECHO_ROUNDS=1 ECHO_WARMUP=0.2 ECHO_SECS=0.8 ECHO_CG1=0.3 ECHO_CG2=0.6 ECHO_SYS_SECS=0.3
+    BULK_ROUNDS=6 BULK_BYTES=$((128 << 20))
 else
     SWITCH_N=10000000 SWAP_N=1000000 YIELD_N=2000000 REPEATS=5
     SPAWN_N=1000000 PY_N=200000 RSS_SMALL=100000 RSS_BIG=1000000 TIMERS_N=1000000
     CG_N1=100000 CG_N2=200000
     PINGPONG_N=1000000 PY_PINGPONG_N=200000 LOCK_N=1000000 PY_LOCK_N=100000
+    ECHO_ROUNDS=4 ECHO_WARMUP=0.25 ECHO_SECS=1.25 ECHO_CG1=0.5 ECHO_CG2=1 ECHO_SYS_SECS=0.6
+    BULK_ROUNDS=16 BULK_BYTES=$((256 << 20))
 fi
 BATCH=1000
 LOCK_TASKS=100 # contending for one lock (the concurrency-toolkit issue's figure)
+ECHO_CONNS=64 ECHO_SIZE=64 # the I/O issue's echo load
+BULK_CHUNK=$((256 << 10))  # bytes per send(2) in the bulk transfer
+# The servers under test get CPU 1, the load clients CPU 0 (bench/README.md).
+SERVER_CPU=1 CLIENT_CPU=0
 
 # ---- Helpers --------------------------------------------------------------------
 
@@ -121,7 +129,8 @@ quiet cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DCORA_BENCH=ON -DCORA_T
     -DCORA_EXAMPLES=OFF
 quiet cmake --build "$BUILD" -j2 --target bench_yield bench_ctx_switch bench_spawn \
     bench_sleep_rss bench_timers bench_timer_heap bench_pingpong bench_lock peer_boost_switch \
-    peer_swapcontext peer_libuv_timers
+    peer_swapcontext peer_libuv_timers bench_echo_server bench_echo_client bench_bulk_client \
+    peer_libuv_echo
 
 say "building the Go peers ($(go version | awk '{ print $3 }'))"
 export GOCACHE="$PWD/build/gocache" GOPATH="$PWD/build/gopath" GOFLAGS=""
@@ -129,6 +138,7 @@ go_build "$BUILD/go_spawn" bench/peers/go/spawn.go
 go_build "$BUILD/go_sleep" bench/peers/go/sleep.go
 go_build "$BUILD/go_pingpong" bench/peers/go/pingpong.go
 go_build "$BUILD/go_lock" bench/peers/go/lock.go
+go_build "$BUILD/go_echo" bench/peers/go/echo.go
 # A cora loop is one thread; Go gets one thread running Go code too.
 export GOMAXPROCS=1
 
@@ -186,6 +196,139 @@ if command -v valgrind >/dev/null; then
     callgrind_per_op cora_lock_contended_ir 1 "$B/bench_lock" contended "$LOCK_TASKS"
     callgrind_per_op cora_lock_noyield_ir 1 "$B/bench_lock" noyield "$LOCK_TASKS"
 fi
+
+# ---- Network: TCP echo and bulk transfer over loopback ------------------------------
+
+# Servers run in the background; whatever happens, none outlives this script.
+SERVER_PIDS=()
+stop_servers() {
+    local p
+    for p in "${SERVER_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${SERVER_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    SERVER_PIDS=()
+}
+trap stop_servers EXIT
+trap 'exit 130' INT TERM
+
+# Starts a server on CPU $SERVER_CPU, waits for its "listening <port>" line and adds
+# LABEL=PORT:PID to TARGETS, the clients' list of servers. Every server listens on
+# 127.0.0.1 only, on a free port the kernel picks (port 0).
+#   start_server LABEL COMMAND...
+NET=$BUILD/net
+mkdir -p "$NET"
+TARGETS=()
+start_server() {
+    local label=$1 out="$NET/$1.out" pid port i
+    shift
+    rm -f "$out"
+    printf '\n$ taskset -c %s %s &\n' "$SERVER_CPU" "$*" >>"$LOG"
+    taskset -c "$SERVER_CPU" "$@" >"$out" 2>>"$LOG" &
+    pid=$!
+    SERVER_PIDS+=("$pid")
+    for i in $(seq 200); do
+        port=$(awk '$1 == "listening" { print $2 }' "$out" 2>/dev/null)
+        [[ -n "$port" ]] && break
+        if ! kill -0 "$pid" 2>/dev/null; then break; fi
+        sleep 0.05
+    done
+    if [[ -z "$port" ]]; then
+        say "server $label did not start: $*"
+        tail -n 20 "$LOG" >&2
+        exit 1
+    fi
+    TARGETS+=("$label=$port:$pid")
+}
+
+# Debian's python3-uvloop is installed for the system Python, which a `python3` found
+# first on PATH (pyenv, a venv) may not be.
+UVLOOP_PY=""
+for py in /usr/bin/python3 python3; do
+    if "$py" -c 'import uvloop' 2>/dev/null; then UVLOOP_PY=$py; break; fi
+done
+
+echo_servers() {
+    start_server cora_uring env CORA_BACKEND=uring "$B/bench_echo_server" 0 echo
+    start_server cora_epoll env CORA_BACKEND=epoll "$B/bench_echo_server" 0 echo
+    start_server libuv "$B/peer_libuv_echo" 0 echo
+    start_server go "$BUILD/go_echo" 0 echo
+    if [[ -n "$UVLOOP_PY" ]]; then
+        start_server uvloop "$UVLOOP_PY" bench/peers/python/echo_uvloop.py 0
+    fi
+}
+
+say "TCP echo: $ECHO_CONNS connections x $ECHO_SIZE-byte messages, server on CPU $SERVER_CPU, client on CPU $CLIENT_CPU"
+[[ -z "$UVLOOP_PY" ]] && say "python3-uvloop not installed: no uvloop row (scripts/setup.sh bench installs it)"
+TARGETS=()
+echo_servers
+run taskset -c "$CLIENT_CPU" "$B/bench_echo_client" "$ECHO_CONNS" "$ECHO_SIZE" "$ECHO_WARMUP" \
+    "$ECHO_SECS" "$ECHO_ROUNDS" "${TARGETS[@]}"
+
+# System calls per message, from the kernel's own tracepoints (perf stat on the
+# server's process, all its threads), over one short round of the same load. Not
+# timed: tracing slows every server.
+if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter true >/dev/null 2>&1; then
+    say "TCP echo: system calls per message (perf stat)"
+    for t in "${TARGETS[@]}"; do
+        label=${t%%=*} pid=${t##*:}
+        perf stat -x, -e raw_syscalls:sys_enter -p "$pid" -o "$NET/$label.perf" &
+        perf_pid=$!
+        sleep 0.2 # perf attaches
+        run taskset -c "$CLIENT_CPU" "$B/bench_echo_client" "$ECHO_CONNS" "$ECHO_SIZE" 0 \
+            "$ECHO_SYS_SECS" 1 "${label}_sys=${t#*=}"
+        kill -INT "$perf_pid"
+        wait "$perf_pid" || true
+        calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' "$NET/$label.perf")
+        R[${label}_echo_syscalls]=$(awk -v c="$calls" -v n="${R[${label}_sys_echo_total]:-0}" \
+            'BEGIN { if (n > 0 && c != "") printf "%.2f", c / n }')
+        say "  $label: ${R[${label}_echo_syscalls]} system calls per message"
+    done
+else
+    say "perf not usable: no system-call counts (scripts/setup.sh bench installs linux-perf)"
+fi
+stop_servers
+
+# Instructions per message in the server's user space under callgrind: the server
+# (with a connection count, so that it exits normally after the load) serves one
+# round of ECHO_CG1 and one of ECHO_CG2 seconds; the difference in instructions over
+# the difference in messages cancels start-up and teardown. Only cora and libuv: the
+# Go runtime and CPython are not callgrind's ground.
+#   echo_callgrind NAME COMMAND...
+echo_callgrind() {
+    local name=$1 secs total msgs c1="" c2="" m1="" m2=""
+    shift
+    for secs in "$ECHO_CG1" "$ECHO_CG2"; do
+        TARGETS=()
+        start_server "cg_$name" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+            --log-file="$NET/$name.cg" "$@" "$ECHO_CONNS"
+        run taskset -c "$CLIENT_CPU" "$B/bench_echo_client" "$ECHO_CONNS" "$ECHO_SIZE" 0 \
+            "$secs" 1 "cg_${name}=${TARGETS[0]#*=}"
+        wait "${SERVER_PIDS[-1]}" || true # the server exits once the client has gone
+        total=$(awk '/Collected :/ { print $NF }' "$NET/$name.cg")
+        msgs=${R[cg_${name}_echo_total]}
+        if [[ -z "$c1" ]]; then c1=$total m1=$msgs; else c2=$total m2=$msgs; fi
+    done
+    SERVER_PIDS=()
+    R[$name]=$(awk -v a="$c1" -v b="$c2" -v m="$m1" -v n="$m2" \
+        'BEGIN { if (n > m && b != "") printf "%.0f", (b - a) / (n - m) }')
+    say "  $name: ${R[$name]} instructions per message ($c1 over $m1, $c2 over $m2)"
+}
+
+if command -v valgrind >/dev/null; then
+    say "TCP echo under callgrind: user-space instructions per message"
+    echo_callgrind cora_uring_echo_ir env CORA_BACKEND=uring "$B/bench_echo_server" 0 echo
+    echo_callgrind cora_epoll_echo_ir env CORA_BACKEND=epoll "$B/bench_echo_server" 0 echo
+    echo_callgrind libuv_echo_ir "$B/peer_libuv_echo" 0 echo
+fi
+
+say "bulk transfer: one connection, $BULK_ROUNDS runs of $((BULK_BYTES >> 20)) MiB per receiver, interleaved"
+TARGETS=()
+start_server cora_uring env CORA_BACKEND=uring "$B/bench_echo_server" 0 sink
+start_server cora_epoll env CORA_BACKEND=epoll "$B/bench_echo_server" 0 sink
+start_server libuv "$B/peer_libuv_echo" 0 sink
+start_server go "$BUILD/go_echo" 0 sink
+run taskset -c "$CLIENT_CPU" "$B/bench_bulk_client" "$BULK_BYTES" "$BULK_CHUNK" "$BULK_ROUNDS" \
+    "${TARGETS[@]}"
+stop_servers
 
 # ---- Derived figures --------------------------------------------------------------
 

@@ -9,7 +9,7 @@ profile=${1:-test}
 
 # Building the library and running its tests (both context switches, ASan, TSan,
 # valgrind, the aarch64 switch under qemu-user).
-build_pkgs=(build-essential cmake pkg-config liburing-dev libcmocka-dev libssl-dev openssl)
+build_pkgs=(build-essential cmake pkg-config liburing-dev libcmocka-dev libssl-dev openssl libc-ares-dev)
 test_pkgs=(valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
 # The peers bench/ measures against, in the same run.
 bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 g++ valgrind)

@@ -10,10 +10,11 @@
  *         cheapest path, no request allocated;
  *   sink  reads into a 256 KiB buffer and drops the bytes; closes at end of stream.
  *
- * Listens on 127.0.0.1 only (port 0: a free port), prints "listening <port>", runs
- * until killed.
+ * Listens on 127.0.0.1 only (port 0: a free port), prints "listening <port>", and
+ * runs until killed, or with `conns` > 0 until that many connections have come and
+ * gone (so that callgrind sees a normal exit, as for bench/echo_server.c).
  *
- *     libuv_echo [port [echo|sink]]
+ *     libuv_echo [port [echo|sink [conns]]]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@
 
 static int sink;
 static uv_loop_t *loop;
+static uv_tcp_t server;
+static long max_conns, accepted, closed;
 
 typedef struct client {
     uv_tcp_t tcp;
@@ -42,6 +45,9 @@ static void on_close(uv_handle_t *h)
     client *c = (client *)h;
     free(c->buf);
     free(c);
+    /* The last of `conns` connections: closing the listener leaves the loop with
+     * nothing to do, so uv_run returns. */
+    if (max_conns > 0 && ++closed == max_conns) uv_close((uv_handle_t *)&server, NULL);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -97,7 +103,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
 static void on_connection(uv_stream_t *server, int status)
 {
-    if (status < 0) return;
+    if (status < 0 || (max_conns > 0 && accepted == max_conns)) return;
+    accepted++;
     client *c = calloc(1, sizeof *c);
     c->cap = sink ? SINK_BUF : ECHO_BUF;
     c->buf = malloc(c->cap);
@@ -115,8 +122,8 @@ int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 0;
     sink = argc > 2 && strcmp(argv[2], "sink") == 0;
+    max_conns = argc > 3 ? atol(argv[3]) : 0;
     loop = uv_default_loop();
-    uv_tcp_t server;
     struct sockaddr_in addr;
     uv_ip4_addr("127.0.0.1", port, &addr);
     uv_tcp_init(loop, &server);

@@ -7,9 +7,8 @@
  * cancelled closes the socket it made.
  *
  * Hosts are numeric addresses ("127.0.0.1", "::1", "[::1]"), "localhost", or names,
- * which are looked up with getaddrinfo on the thread pool (honouring /etc/hosts and
- * /etc/resolv.conf) until the c-ares resolver lands. Ports are numbers; 0 asks the
- * kernel for a free port (cora_socket_port tells which).
+ * looked up inside the loop with c-ares (honouring /etc/hosts and /etc/resolv.conf).
+ * Ports are numbers; 0 asks the kernel for a free port (cora_socket_port tells which).
  *
  * Writes never raise SIGPIPE: a peer that has gone gives -EPIPE (or -ECONNRESET).
  */
@@ -32,12 +31,22 @@ extern "C" {
 int cora_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                      struct addrinfo **res);
 
+/* Looks host up with the in-loop resolver (c-ares: /etc/hosts, then the servers of
+ * /etc/resolv.conf, or CORA_DNS_SERVERS="ip:port,..." from the environment), without a
+ * thread. Fills addrs with up to max addresses (port set), in the order RFC 6724
+ * prefers; family is AF_UNSPEC, AF_INET or AF_INET6. Numeric hosts and "localhost"
+ * answer at once. Returns the count, or -ENOENT (no such name), -ETIMEDOUT (no
+ * server answered, or a deadline), -ECANCELED, -EINVAL, -ENOMEM. */
+int cora_resolve(const char *host, int port, int family, struct sockaddr_storage *addrs, int max);
+
 /* ---- TCP ------------------------------------------------------------------------ */
 
-/* Connects to host:port, trying each address the name has in turn until one
- * answers. Returns the connected socket, or the error of the last address tried
- * (-ECONNREFUSED, -ENETUNREACH, -ENOENT for an unknown name, -ECANCELED, -ETIMEDOUT
- * under a deadline...). */
+/* Connects to host:port. A name is resolved with cora_resolve and its addresses are
+ * raced as Happy Eyeballs (RFC 8305) does: IPv6 and IPv4 alternate, a new attempt
+ * starts when the previous one fails or after 250 ms without an answer, the first
+ * connection wins and the others are cancelled. Returns the connected socket, or the
+ * error of the last attempt (-ECONNREFUSED, -ENETUNREACH...), -ENOENT for an unknown
+ * name, -ECANCELED, -ETIMEDOUT under a deadline. */
 int cora_tcp_connect(const char *host, int port);
 
 typedef struct cora_listen_opts {

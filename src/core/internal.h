@@ -243,6 +243,7 @@ typedef struct cora__call {
 
 struct cora__backend;
 typedef struct cora__pool cora__pool; /* the thread pool, src/proc/pool.c */
+typedef struct cora__dns cora__dns;   /* the resolver's channel, src/net/dns.c */
 
 struct cora_loop {
     cora__ctx sched_ctx; /* the scheduler runs on the thread's own stack */
@@ -264,6 +265,8 @@ struct cora_loop {
      * the core never calls up into that layer. */
     cora__pool *pool;
     void (*pool_close)(cora_loop *loop);
+    cora__dns *dns;
+    void (*dns_close)(cora_loop *loop);
     bool accept_backoff_said; /* cora_accept reported running out, once */
     pid_t pid; /* the process that runs it: a forked child does not */
     unsigned native_ops; /* 1 << CORA__OP_x for file ops the backend does itself */

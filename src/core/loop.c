@@ -208,6 +208,7 @@ static void loop_close(cora_loop *loop)
         if (t != loop->main) cora__report_unobserved(t);
         cora__task_release(t);
     }
+    if (loop->dns_close) loop->dns_close(loop);
     if (loop->pool_close) loop->pool_close(loop); /* joins the worker threads */
     while (loop->free_tasks) {
         cora_task *t = loop->free_tasks;

@@ -97,6 +97,83 @@ int64_t cora__io_run(cora__op *op)
     return op->res;
 }
 
+/* ---- waiting on several fds at once ---------------------------------------------- */
+
+/* Sends a cancel for every poll of the array still in flight and not yet cancelled
+ * (phase marks it); the array ends with an entry whose kind is not POLL. */
+static void cancel_polls(cora_loop *loop, cora__op *ops)
+{
+    for (int i = 0; ops[i].kind == CORA__OP_POLL; i++)
+        if (ops[i].state == CORA__OP_INFLIGHT && !ops[i].phase) {
+            ops[i].phase = 1;
+            loop->backend->cancel(loop, &ops[i]);
+        }
+}
+
+static void poll_many_cancel(cora_task *t)
+{
+    cancel_polls(t->loop, t->wait_obj); /* each completion then wakes the task */
+}
+
+static void count_polls(int n, const cora__op *ops, unsigned *revents, int *ready, int *inflight)
+{
+    *ready = *inflight = 0;
+    for (int i = 0; i < n; i++) {
+        if (ops[i].state == CORA__OP_INFLIGHT) {
+            (*inflight)++;
+        } else if (ops[i].res > 0) {
+            revents[i] = (unsigned)ops[i].res;
+            (*ready)++;
+        }
+    }
+}
+
+int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *revents)
+{
+    enum { MAX = 16 };
+    if (n < 1 || n > MAX) return -EINVAL;
+    int c = cora__checkpoint();
+    if (c) return c;
+    cora_loop *loop = cora__loop();
+    cora__op ops[MAX + 1];
+    memset(ops, 0, sizeof ops);
+    ops[n].kind = CORA__OP_READ; /* the end of the array */
+    for (int i = 0; i < n; i++) {
+        revents[i] = 0;
+        ops[i] = (cora__op){.kind = CORA__OP_POLL, .fd = fds[i], .events = events[i],
+                            .task = loop->current, .state = CORA__OP_INFLIGHT};
+        cora__list_init(&ops[i].link);
+        int r = loop->backend->submit(loop, &ops[i]);
+        if (r == 0) {
+            loop->inflight++;
+            cora__census_now.ops++;
+            continue;
+        }
+        ops[i].state = CORA__OP_DONE;
+        if (r < 0) ops[i].res = r;
+    }
+    int ready, inflight, cause = 0;
+    count_polls(n, ops, revents, &ready, &inflight);
+    /* Until one fires (or the task is cancelled, which cancels the polls). */
+    while (!ready && inflight && !cause) {
+        int w = cora__park(poll_many_cancel, ops);
+        if (w < 0) cause = w;
+        count_polls(n, ops, revents, &ready, &inflight);
+    }
+    /* The rest are not needed: cancel them and wait until the kernel gives them back,
+     * since they live in this frame. */
+    cancel_polls(loop, ops);
+    while (inflight) {
+        cora__park(NULL, ops);
+        count_polls(n, ops, revents, &ready, &inflight);
+    }
+    if (ready) return ready;
+    if (cause) return cause;
+    for (int i = 0; i < n; i++) /* every poll failed: report the first error */
+        if (ops[i].res < 0) return (int)ops[i].res;
+    return 0;
+}
+
 int cora_wait_fd(int fd, unsigned events)
 {
     events &= CORA_READABLE | CORA_WRITABLE;

@@ -9,6 +9,7 @@
 #include "../io/backend.h"
 #include "cora/net.h"
 #include "cora/proc.h"
+#include "cora/sync.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -183,6 +184,66 @@ static int connect_addr(const struct sockaddr *addr, socklen_t len, int type)
     return fd;
 }
 
+/* ---- Happy Eyeballs (RFC 8305) --------------------------------------------------- */
+
+#define HE_MAX 8               /* addresses tried at most */
+#define HE_STAGGER 0.25        /* seconds between attempts (the RFC's recommended 250 ms) */
+
+typedef struct eyeballs {
+    struct sockaddr_storage addrs[HE_MAX];
+    int n;
+    int winner;   /* the first connected socket, or -1 */
+    int last_err;
+    int finished; /* attempts that ended, won or lost */
+    cora_event changed;
+} eyeballs;
+
+typedef struct attempt {
+    eyeballs *he;
+    int index;
+} attempt;
+
+static socklen_t addr_len(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+static void *try_one(void *arg)
+{
+    attempt *a = arg;
+    eyeballs *he = a->he;
+    int fd = connect_addr((struct sockaddr *)&he->addrs[a->index], addr_len(&he->addrs[a->index]),
+                          SOCK_STREAM);
+    if (fd >= 0 && he->winner < 0)
+        he->winner = fd;
+    else if (fd >= 0)
+        close(fd); /* another attempt won first */
+    else
+        he->last_err = fd;
+    he->finished++;
+    cora_event_set(&he->changed);
+    return NULL;
+}
+
+/* Orders the addresses as RFC 8305 section 4 asks: families alternate, starting with
+ * the family of the resolver's first choice, each family in the resolver's order. */
+static void interleave(eyeballs *he)
+{
+    struct sockaddr_storage a[HE_MAX], b[HE_MAX];
+    int na = 0, nb = 0, first = he->addrs[0].ss_family;
+    for (int i = 0; i < he->n; i++) {
+        if (he->addrs[i].ss_family == first)
+            a[na++] = he->addrs[i];
+        else
+            b[nb++] = he->addrs[i];
+    }
+    int k = 0;
+    for (int i = 0; i < na || i < nb; i++) {
+        if (i < na) he->addrs[k++] = a[i];
+        if (i < nb) he->addrs[k++] = b[i];
+    }
+}
+
 int cora_tcp_connect(const char *host, int port)
 {
     if (!cora__current()) return -EPERM;
@@ -190,21 +251,51 @@ int cora_tcp_connect(const char *host, int port)
     int len = cora_addr(host, port, &ss);
     if (len > 0) return connect_addr((struct sockaddr *)&ss, (socklen_t)len, SOCK_STREAM);
     if (!host || port < 0 || port > 65535) return -EINVAL;
-    /* A name: look it up, then try each address in the order the resolver gives
-     * (RFC 6724's). Racing them as RFC 8305 describes comes with the c-ares resolver. */
-    char service[8];
-    snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
-    struct addrinfo *res;
-    int r = cora_getaddrinfo(host, service, &hints, &res);
-    if (r < 0) return r;
-    r = -ENOENT;
-    for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        r = connect_addr(ai->ai_addr, ai->ai_addrlen, SOCK_STREAM);
-        if (r >= 0 || r == -ECANCELED || r == -ETIMEDOUT) break;
+    eyeballs *he = cora__calloc(1, sizeof *he); /* large: keep it off the task's stack */
+    if (!he) return -ENOMEM;
+    he->n = cora_resolve(host, port, AF_UNSPEC, he->addrs, HE_MAX);
+    if (he->n < 0) {
+        int r = he->n;
+        free(he);
+        return r;
     }
-    freeaddrinfo(res);
-    return r;
+    interleave(he);
+    he->winner = -1;
+    he->last_err = -ENOENT;
+    cora_event_init(&he->changed);
+    /* Start an attempt; start the next one when it fails, or when HE_STAGGER passes
+     * without an answer; the first to connect wins and the others are cancelled. */
+    attempt at[HE_MAX];
+    cora_group g;
+    cora_group_init(&g);
+    int started = 0, r = 0;
+    while (he->winner < 0 && (started < he->n || he->finished < started)) {
+        if (started < he->n && he->finished == started) { /* nothing in flight */
+            at[started] = (attempt){he, started};
+            if ((r = cora_group_spawn(&g, try_one, &at[started], NULL)) < 0) break;
+            started++;
+        }
+        cora_event_clear(&he->changed);
+        int w = cora_event_wait_timeout(&he->changed, HE_STAGGER);
+        if (w == -ETIMEDOUT && started < he->n) { /* slow: race the next address */
+            at[started] = (attempt){he, started};
+            if ((r = cora_group_spawn(&g, try_one, &at[started], NULL)) < 0) break;
+            started++;
+        } else if (w < 0 && w != -ETIMEDOUT) {
+            r = w; /* cancelled, or an outer deadline */
+            break;
+        }
+    }
+    cora_group_cancel(&g); /* the losers */
+    cora_group_wait(&g);
+    cora_group_destroy(&g);
+    int fd = he->winner;
+    if (fd < 0 && r == 0) r = he->last_err;
+    if (fd >= 0 && r < 0) { /* connected just as we were cancelled: the result wins */
+        r = 0;
+    }
+    free(he);
+    return r < 0 ? r : fd;
 }
 
 static int set_int(int fd, int level, int opt, int v)
