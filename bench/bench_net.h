@@ -53,8 +53,8 @@ static inline int64_t bench_proc_cpu_ns(int pid)
     if (!p) return -1;
     unsigned long long utime = 0, stime = 0;
     /* After ')': field 3 (state) onwards; utime and stime are fields 14 and 15. */
-    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-               &stime) != 2)
+    if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) !=
+        2)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
     return (int64_t)((utime + stime) * (1000000000ULL / (unsigned long long)hz));

@@ -8,14 +8,12 @@
  *
  * All receivers are started beforehand and measured in this one invocation: `rounds`
  * rounds, each one run per receiver in turn (the order reversed every other round).
- * The figure is each receiver's **median** run, not its best: on the development
- * machine (a VM) a loopback transfer runs either at about 4 or about 9 GB/s, decided
- * run by run with the same system-call and softirq counts, sender and receiver both
- * spending half the CPU per byte in the fast runs; so the best of a few runs is a
- * lottery, and many short interleaved runs with their median are not. The
- * receiver's CPU time (utime + stime of /proc/PID/stat) from before its first run to
- * after its last, over all the bytes it received, is its CPU per GB: it does nothing
- * between its runs.
+ * The figure is each receiver's **median** run, not its best: single loopback runs on
+ * the development machine (a VM) vary, a few running at twice the usual rate with the
+ * same system-call and softirq counts, so the best of a few runs is a lottery, and
+ * the median of many short interleaved runs is not. The receiver's CPU time (utime +
+ * stime of /proc/PID/stat) from before its first run to after its last, over all the
+ * bytes it received, is its CPU per GB: it does nothing between its runs.
  *
  *     bulk_client bytes chunk rounds label=port:pid...
  *
@@ -89,7 +87,8 @@ int main(int argc, char **argv)
     buf = malloc(chunk);
     target *ts = calloc((size_t)ntargets, sizeof *ts);
     if (!buf || !ts) return 1;
-    for (size_t i = 0; i < chunk; i++) buf[i] = (char)(i * 31);
+    for (size_t i = 0; i < chunk; i++)
+        buf[i] = (char)(i * 31);
     for (int i = 0; i < ntargets; i++) {
         char *eq = strchr(argv[4 + i], '=');
         if (!eq || eq - argv[4 + i] >= (long)sizeof ts[i].label ||
@@ -117,12 +116,12 @@ int main(int argc, char **argv)
         target *t = &ts[i];
         int64_t cpu1 = bench_proc_cpu_ns(t->pid);
         qsort(t->gbs, (size_t)rounds, sizeof *t->gbs, cmp_double);
-        double median = rounds % 2 ? t->gbs[rounds / 2]
-                                   : (t->gbs[rounds / 2 - 1] + t->gbs[rounds / 2]) / 2;
+        double median =
+            rounds % 2 ? t->gbs[rounds / 2] : (t->gbs[rounds / 2 - 1] + t->gbs[rounds / 2]) / 2;
         char runs[512] = "", name[128];
         for (int r = 0, len = 0; r < rounds && len < (int)sizeof runs - 8; r++)
-            len += snprintf(runs + len, sizeof runs - (size_t)len, "%s%.1f", r ? " " : "",
-                            t->gbs[r]);
+            len +=
+                snprintf(runs + len, sizeof runs - (size_t)len, "%s%.1f", r ? " " : "", t->gbs[r]);
         double cpu = t->cpu0 >= 0 && cpu1 >= 0 ? (double)(cpu1 - t->cpu0) / 1e6 / gb : -1;
         printf("%-12s %5.2f GB/s median, best %.2f; receiver CPU %.0f ms/GB (%d runs of "
                "%.0f MiB in %zu KiB writes, sorted: %s GB/s)\n",

@@ -38,8 +38,8 @@
 
 typedef struct conn {
     int fd;
-    uint64_t seq;  /* messages this connection has completed */
-    size_t got;    /* bytes of the current echo received */
+    uint64_t seq; /* messages this connection has completed */
+    size_t got;   /* bytes of the current echo received */
     char *out, *in;
 } conn;
 
@@ -49,7 +49,8 @@ static size_t size;
  * server that mixed connections up, or replayed an old message, fails the check. */
 static void fill(conn *c, int i)
 {
-    for (size_t k = 0; k < size; k++) c->out[k] = (char)(i * 131 + c->seq * 7 + k);
+    for (size_t k = 0; k < size; k++)
+        c->out[k] = (char)(i * 131 + c->seq * 7 + k);
 }
 
 static int send_msg(conn *c)
@@ -220,11 +221,15 @@ int main(int argc, char **argv)
         target *t = &ts[i];
         result *b = &t->best;
         char name[128];
-        printf("%-12s %7.0f messages/s; server CPU %.2f us per message, %.0f%% of a core; "
-               "client %.0f%%, other work %.0f%% (best of %d rounds: %s msg/s; %d "
-               "connections, %zu-byte messages, %.1f s + %.1f s warm-up each)\n",
-               t->label, b->rate, b->cpu_us, b->util, b->self_util, b->other, rounds, t->rounds,
-               nconns, size, seconds, warmup);
+        char server[96] = "server CPU not read";
+        if (b->cpu_us >= 0)
+            snprintf(server, sizeof server, "server CPU %.2f us per message, %.0f%% of a core",
+                     b->cpu_us, b->util);
+        printf("%-12s %7.0f messages/s; %s; client %.0f%%, other work %.0f%% (best of %d "
+               "rounds: %s msg/s; %d connections, %zu-byte messages, %.2g s + %.2g s "
+               "warm-up each)\n",
+               t->label, b->rate, server, b->self_util, b->other, rounds, t->rounds, nconns, size,
+               seconds, warmup);
         if (b->cpu_us >= 0) {
             snprintf(name, sizeof name, "%s_echo_cpu", t->label);
             bench_result(name, b->cpu_us, "us/msg");

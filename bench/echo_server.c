@@ -3,8 +3,10 @@
  *
  *   echo  each connection's task receives up to 64 KiB and sends it all back, until
  *         the peer closes: the server that bench/echo_client.c loads;
- *   sink  each connection's task receives into a 256 KiB buffer and drops the bytes
- *         until the peer closes, then closes: the receiver of bench/bulk_client.c.
+ *   sink  each connection's task receives 64 KiB at a time and drops the bytes until
+ *         the peer closes, then closes: the receiver of bench/bulk_client.c. Every
+ *         receiver reads 64 KiB at a time (libuv's suggested size); bench/README.md
+ *         says why not more.
  *
  * It listens on 127.0.0.1 only (port 0: a free port the kernel picks) and prints
  * "listening <port>" once it accepts, which is what bench/run.sh waits for. With
@@ -22,7 +24,7 @@
 #include "bench.h"
 
 #define ECHO_BUF (64 * 1024)
-#define SINK_BUF (256 * 1024)
+#define SINK_BUF (64 * 1024)
 
 static bool sink;
 static long max_conns;
@@ -41,15 +43,12 @@ static void *echo_conn(void *arg)
     return NULL;
 }
 
-/* The sink's buffer is on the heap: 256 KiB is the whole default stack. */
 static void *sink_conn(void *arg)
 {
     int fd = (int)(intptr_t)arg;
-    char *buf = malloc(SINK_BUF);
-    if (buf)
-        while (cora_recv(fd, buf, SINK_BUF, 0) > 0) {
-        }
-    free(buf);
+    char buf[SINK_BUF];
+    while (cora_recv(fd, buf, sizeof buf, 0) > 0) {
+    }
     close(fd);
     return NULL;
 }
@@ -80,7 +79,8 @@ static void *amain(void *arg)
         else
             cora_detach(t);
     }
-    for (long i = 0; i < max_conns; i++) cora_await(kept[i], NULL);
+    for (long i = 0; i < max_conns; i++)
+        cora_await(kept[i], NULL);
     free(kept);
     close(lfd);
     return NULL;

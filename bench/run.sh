@@ -2,13 +2,14 @@
 # bench/run.sh: builds cora's benchmarks and their peers, runs each pair in the same
 # run, and prints every cora figure beside its peer's with the ratio, then the
 # project's targets with PASS or MISS. `make bench` runs it after scripts/setup.sh
-# has installed the peers (Boost.Context, libuv, Go, Python, g++).
+# has installed the peers (Boost.Context, libuv, Go, Python with uvloop, g++) and the
+# tools (valgrind, perf).
 #
 # Every benchmark program prints `RESULT <name> <value> <unit>` lines; this script
 # collects them by name. bench/README.md says how each figure is measured.
 #
 # Environment:
-#   BENCH_QUICK=1  smaller counts everywhere: a smoke test of the script (~15 s). The
+#   BENCH_QUICK=1  smaller counts everywhere: a smoke test of the script (~25 s). The
 #                  figures are noisier, and the RSS and timer rows use 10k/100k.
 #
 # Output: progress and each program's own summary on stderr, the table on stdout;
@@ -39,7 +40,7 @@ else
     CG_N1=100000 CG_N2=200000
     PINGPONG_N=1000000 PY_PINGPONG_N=200000 LOCK_N=1000000 PY_LOCK_N=100000
     ECHO_ROUNDS=4 ECHO_WARMUP=0.25 ECHO_SECS=1.25 ECHO_CG1=0.5 ECHO_CG2=1 ECHO_SYS_SECS=0.6
-    BULK_ROUNDS=16 BULK_BYTES=$((256 << 20))
+    BULK_ROUNDS=32 BULK_BYTES=$((256 << 20))
 fi
 BATCH=1000
 LOCK_TASKS=100 # contending for one lock (the concurrency-toolkit issue's figure)
@@ -226,7 +227,8 @@ start_server() {
     pid=$!
     SERVER_PIDS+=("$pid")
     for i in $(seq 200); do
-        port=$(awk '$1 == "listening" { print $2 }' "$out" 2>/dev/null)
+        # The file may not exist yet: the background job makes it.
+        port=$(awk '$1 == "listening" { print $2 }' "$out" 2>/dev/null || true)
         [[ -n "$port" ]] && break
         if ! kill -0 "$pid" 2>/dev/null; then break; fi
         sleep 0.05
@@ -275,7 +277,7 @@ if command -v perf >/dev/null && perf stat -e raw_syscalls:sys_enter true >/dev/
         sleep 0.2 # perf attaches
         run taskset -c "$CLIENT_CPU" "$B/bench_echo_client" "$ECHO_CONNS" "$ECHO_SIZE" 0 \
             "$ECHO_SYS_SECS" 1 "${label}_sys=${t#*=}"
-        kill -INT "$perf_pid"
+        kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" || true
         calls=$(awk -F, '/raw_syscalls:sys_enter/ { print $1 }' "$NET/$label.perf")
         R[${label}_echo_syscalls]=$(awk -v c="$calls" -v n="${R[${label}_sys_echo_total]:-0}" \
@@ -291,33 +293,40 @@ stop_servers
 # (with a connection count, so that it exits normally after the load) serves one
 # round of ECHO_CG1 and one of ECHO_CG2 seconds; the difference in instructions over
 # the difference in messages cancels start-up and teardown. Only cora and libuv: the
-# Go runtime and CPython are not callgrind's ground.
-#   echo_callgrind NAME COMMAND...
+# Go runtime and CPython are not callgrind's ground. ENV is set outside valgrind (an
+# `env` under it would exec the server uninstrumented); `timeout` bounds a server
+# that failed to exit.
+#   echo_callgrind NAME ENV PROGRAM [ARGS...]
 echo_callgrind() {
-    local name=$1 secs total msgs c1="" c2="" m1="" m2=""
-    shift
+    local name=$1 env=$2 secs total port c1="" c2="" m1="" m2=""
+    shift 2
     for secs in "$ECHO_CG1" "$ECHO_CG2"; do
         TARGETS=()
-        start_server "cg_$name" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-            --log-file="$NET/$name.cg" "$@" "$ECHO_CONNS"
+        start_server "cg_$name" env "$env" timeout 120 valgrind --tool=callgrind \
+            --callgrind-out-file=/dev/null --log-file="$NET/$name.cg" "$@" "$ECHO_CONNS"
+        # pid 0: the process is timeout's, not the server's; no CPU figure is wanted.
+        port=${TARGETS[0]#*=} port=${port%%:*}
         run taskset -c "$CLIENT_CPU" "$B/bench_echo_client" "$ECHO_CONNS" "$ECHO_SIZE" 0 \
-            "$secs" 1 "cg_${name}=${TARGETS[0]#*=}"
-        wait "${SERVER_PIDS[-1]}" || true # the server exits once the client has gone
+            "$secs" 1 "cg_${name}=$port:0"
+        wait "${SERVER_PIDS[-1]}" || true # it exits once the client has closed
+        SERVER_PIDS=()
         total=$(awk '/Collected :/ { print $NF }' "$NET/$name.cg")
-        msgs=${R[cg_${name}_echo_total]}
-        if [[ -z "$c1" ]]; then c1=$total m1=$msgs; else c2=$total m2=$msgs; fi
+        if [[ -z "$c1" ]]; then
+            c1=$total m1=${R[cg_${name}_echo_total]}
+        else
+            c2=$total m2=${R[cg_${name}_echo_total]}
+        fi
     done
-    SERVER_PIDS=()
     R[$name]=$(awk -v a="$c1" -v b="$c2" -v m="$m1" -v n="$m2" \
-        'BEGIN { if (n > m && b != "") printf "%.0f", (b - a) / (n - m) }')
-    say "  $name: ${R[$name]} instructions per message ($c1 over $m1, $c2 over $m2)"
+        'BEGIN { if (n > m && a != "" && b != "") printf "%.0f", (b - a) / (n - m) }')
+    say "  $name: ${R[$name]} instructions per message ($c1 for $m1 messages, $c2 for $m2)"
 }
 
 if command -v valgrind >/dev/null; then
     say "TCP echo under callgrind: user-space instructions per message"
-    echo_callgrind cora_uring_echo_ir env CORA_BACKEND=uring "$B/bench_echo_server" 0 echo
-    echo_callgrind cora_epoll_echo_ir env CORA_BACKEND=epoll "$B/bench_echo_server" 0 echo
-    echo_callgrind libuv_echo_ir "$B/peer_libuv_echo" 0 echo
+    echo_callgrind cora_uring_echo_ir CORA_BACKEND=uring "$B/bench_echo_server" 0 echo
+    echo_callgrind cora_epoll_echo_ir CORA_BACKEND=epoll "$B/bench_echo_server" 0 echo
+    echo_callgrind libuv_echo_ir CORA_BACKEND= "$B/peer_libuv_echo" 0 echo # ENV unused
 fi
 
 say "bulk transfer: one connection, $BULK_ROUNDS runs of $((BULK_BYTES >> 20)) MiB per receiver, interleaved"
@@ -384,6 +393,29 @@ row() {
     line "$what" "$(num "$c") $unit" "$peer" "$(num "$p") $unit" "$ratio"
 }
 
+# A row whose figure is a rate (higher is better: messages or bytes per second), so
+# the ratio is cora / peer, and above 1 cora wins by that factor.
+#   rrow BENCHMARK CORA_KEY PEER_LABEL PEER_KEY UNIT WORD [SCALE]
+# SCALE divides both figures for printing (1e3: k msg/s); the ratio does not change.
+rrow() {
+    local what=$1 ck=$2 peer=$3 pk=$4 unit=$5 word=$6 scale=${7:-1}
+    local c=${R[$ck]:-} p=${R[$pk]:-} ratio
+    local cs ps
+    cs=$([[ -n "$c" ]] && num "$(awk -v v="$c" -v s="$scale" 'BEGIN { print v / s }')" || printf '?')
+    ps=$([[ -n "$p" ]] && num "$(awk -v v="$p" -v s="$scale" 'BEGIN { print v / s }')" || printf '?')
+    if [[ -z "$c" || -z "$p" ]]; then
+        line "$what" "$cs $unit" "$peer" "$ps $unit" "(missing)"
+        return
+    fi
+    ratio=$(awk -v c="$c" -v p="$p" -v w="$word" -v peer="$peer" 'BEGIN {
+        if (c <= 0 || p <= 0) { print "n/a"; exit }
+        r = c / p
+        if (r >= 0.99 && r <= 1.01) printf "about equal (%.2fx)", r
+        else if (r > 1) printf "cora %.2fx %s", r, w
+        else printf "%s %.2fx %s", peer, 1 / r, w }')
+    line "$what" "$cs $unit" "$peer" "$ps $unit" "$ratio"
+}
+
 # A row with no peer: a figure that explains another (the scheduler's share).
 solo() { line "$1" "$(fig "$2") $3" "-" "-" "$4"; }
 
@@ -438,6 +470,54 @@ table() {
         python_lock_noyield ns faster "M acq/s"
     solo "lock, yield inside (instr/acq, callgrind)" cora_lock_contended_ir ir "acquire + yield + release + hand-over"
     solo "lock, nothing inside (instr/acq, callgrind)" cora_lock_noyield_ir ir "acquire + release, nobody waiting"
+    local b peer label
+    for b in uring epoll; do
+        for peer in "libuv:libuv uv_tcp" "go:Go, GOMAXPROCS=1" "uvloop:Python uvloop Protocol"; do
+            label=${peer#*:} peer=${peer%%:*}
+            rrow "TCP echo $ECHO_CONNS x ${ECHO_SIZE} B, $b (k msg/s)" "cora_${b}_echo_rate" "$label" \
+                "${peer}_echo_rate" k more 1e3
+        done
+        for peer in "libuv:libuv uv_tcp" "go:Go, GOMAXPROCS=1" "uvloop:Python uvloop Protocol"; do
+            label=${peer#*:} peer=${peer%%:*}
+            row "  server CPU per message, $b (us)" "cora_${b}_echo_cpu" "$label" "${peer}_echo_cpu" \
+                us "less CPU"
+        done
+    done
+    # Figures that explain the rows above, cora's two backends against the three peers.
+    line "  server CPU, best round (% of a core)" \
+        "$(fig cora_uring_echo_util) / $(fig cora_epoll_echo_util)" "libuv / Go / uvloop" \
+        "$(fig libuv_echo_util) / $(fig go_echo_util) / $(fig uvloop_echo_util)" \
+        "uring / epoll; the client's: $(fig cora_uring_echo_client_util) / $(fig cora_epoll_echo_client_util) / $(fig libuv_echo_client_util) / $(fig go_echo_client_util) / $(fig uvloop_echo_client_util)"
+    line "  system calls per message (perf stat)" \
+        "$(fig cora_uring_echo_syscalls) / $(fig cora_epoll_echo_syscalls)" "libuv / Go / uvloop" \
+        "$(fig libuv_echo_syscalls) / $(fig go_echo_syscalls) / $(fig uvloop_echo_syscalls)" \
+        "uring / epoll; io_uring does recv and send inside io_uring_enter"
+    row "  user-space instr/msg, uring (callgrind)" cora_uring_echo_ir "libuv uv_tcp" libuv_echo_ir \
+        ir fewer
+    row "  user-space instr/msg, epoll (callgrind)" cora_epoll_echo_ir "libuv uv_tcp" libuv_echo_ir \
+        ir fewer
+    for b in uring epoll; do
+        for peer in "go:Go, GOMAXPROCS=1" "libuv:libuv uv_tcp"; do
+            label=${peer#*:} peer=${peer%%:*}
+            rrow "bulk, 1 conn, median GB/s, $b" "cora_${b}_bulk_rate" "$label" "${peer}_bulk_rate" \
+                GB/s more
+        done
+        for peer in "go:Go, GOMAXPROCS=1" "libuv:libuv uv_tcp"; do
+            label=${peer#*:} peer=${peer%%:*}
+            row "  receiver CPU per GB, $b (ms)" "cora_${b}_bulk_cpu" "$label" "${peer}_bulk_cpu" ms \
+                "less CPU"
+        done
+    done
+    # A disturbed echo round (another process on the machine) cannot be told from a
+    # slow server by the rate alone; the client measures the rest of the machine's CPU.
+    local t o
+    for t in cora_uring cora_epoll libuv go uvloop; do
+        o=${R[${t}_echo_other]:-}
+        if [[ -n "$o" ]] && awk -v o="$o" 'BEGIN { exit !(o > 25) }'; then
+            printf 'note: other work took %s%% of a core during the best echo round of %s: its figures are disturbed\n' \
+                "$(num "$o")" "$t"
+        fi
+    done
 }
 
 # ---- Targets ----------------------------------------------------------------------
@@ -455,6 +535,15 @@ target() {
 
 # R[key] in millions, for rates.
 mega() { if [[ -n "${R[$1]:-}" ]]; then num "$(awk -v v="${R[$1]}" 'BEGIN { print v / 1e6 }')"; else printf '?'; fi; }
+
+# R[key] in thousands, for message rates.
+kilo() { if [[ -n "${R[$1]:-}" ]]; then num "$(awk -v v="${R[$1]}" 'BEGIN { print v / 1e3 }')"; else printf '?'; fi; }
+
+# The largest (smallest) of the figures R[key...] that exist; empty if none does.
+max_of() { local k; for k in "$@"; do printf '%s\n' "${R[$k]:-}"; done |
+    awk 'NF && (m == "" || $1 > m) { m = $1 } END { print m }'; }
+min_of() { local k; for k in "$@"; do printf '%s\n' "${R[$k]:-}"; done |
+    awk 'NF && (m == "" || $1 < m) { m = $1 } END { print m }'; }
 
 ratio_of() { awk -v a="${R[$1]:-0}" -v b="${R[$2]:-0}" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
 
@@ -491,6 +580,22 @@ targets() {
     target "lock, $LOCK_TASKS tasks, hand-overs ahead of Go's (per s)" \
         "${R[cora_lock_handover_rate]:-}" ">=" "${R[go_lock_handover_rate]:-}" \
         "cora $(fig cora_lock_handover_rate), Go $(fig go_lock_handover_rate) M hand-overs/s"
+    printf '\nTargets (from the I/O issue):\n'
+    local b best
+    for b in uring epoll; do
+        best=$(max_of libuv_echo_rate go_echo_rate)
+        target "echo ahead of libuv and Go (msg/s), $b" "${R[cora_${b}_echo_rate]:-}" ">=" "$best" \
+            "cora $(kilo cora_${b}_echo_rate), libuv $(kilo libuv_echo_rate), Go $(kilo go_echo_rate) k msg/s"
+        best=$(min_of libuv_echo_cpu go_echo_cpu)
+        target "echo server CPU/msg below libuv's and Go's, $b" "${R[cora_${b}_echo_cpu]:-}" "<=" \
+            "$best" "cora $(fig cora_${b}_echo_cpu), libuv $(fig libuv_echo_cpu), Go $(fig go_echo_cpu) us/msg"
+    done
+    for b in uring epoll; do
+        best=$(max_of go_bulk_rate libuv_bulk_rate)
+        target "bulk within 10% of the best (median GB/s), $b" "${R[cora_${b}_bulk_rate]:-}" ">=" \
+            "$(awk -v b="$best" 'BEGIN { if (b != "") print 0.9 * b }')" \
+            "cora $(fig cora_${b}_bulk_rate), best peer $(num "${best:-0}") GB/s"
+    done
 }
 
 {

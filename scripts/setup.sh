@@ -10,14 +10,14 @@ profile=${1:-test}
 # Building the library and running its tests (both context switches, ASan, TSan,
 # valgrind, the aarch64 switch under qemu-user).
 build_pkgs=(build-essential cmake pkg-config liburing-dev libcmocka-dev libssl-dev openssl libc-ares-dev)
-test_pkgs=(valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static)
+test_pkgs=(valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcurl4-openssl-dev)
 # The peers bench/ measures against, in the same run.
-bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 g++ valgrind)
+bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 python3-uvloop g++ valgrind linux-perf)
 
 case "$profile" in
-  demo) want=("${build_pkgs[@]}") ;;
+  demo) want=("${build_pkgs[@]}" libcurl4-openssl-dev) ;;
   test) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-  bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+  bench) want=("${build_pkgs[@]}" "${bench_pkgs[@]}" libcurl4-openssl-dev) ;;
   all) want=("${build_pkgs[@]}" "${test_pkgs[@]}" "${bench_pkgs[@]}") ;;
   *) echo "usage: $0 [demo|test|bench|all]" >&2; exit 2 ;;
 esac

@@ -179,12 +179,27 @@ static void wait_modes(void **state)
     run_ok(main_wait_modes, NULL);
 }
 
+/* Ends at an absolute time, so the order of ends does not depend on how quickly each
+ * task got to start (TSan and valgrind are slow). */
+struct timed_value {
+    int64_t at;
+    intptr_t value;
+};
+
+static void *end_at(void *arg)
+{
+    struct timed_value *tv = arg;
+    int r = cora_sleep_until_ns(tv->at);
+    return r < 0 ? cora_fail(r) : (void *)tv->value;
+}
+
 static void *main_as_completed(void *arg)
 {
-    struct job j[4] = {{.ms = 12, .value = 0}, {.ms = 3, .value = 1}, {.ms = 9, .value = 2},
-                       {.ms = 6, .value = 3}};
+    int64_t base = cora_now_ns() + 5000000;
+    struct timed_value j[4] = {{base + 12000000, 0}, {base + 3000000, 1}, {base + 9000000, 2},
+                               {base + 6000000, 3}};
     cora_task *t[4];
-    for (int i = 0; i < 4; i++) t[i] = spawn_job(&j[i]);
+    for (int i = 0; i < 4; i++) t[i] = cora_spawn(end_at, &j[i]);
     cora_as_completed it;
     assert_int_equal(cora_as_completed_init(&it, 4, t, -1), 0);
     intptr_t order[4];

@@ -402,6 +402,79 @@ static void ten_thousand_connections(void **state)
     run_ok(main_10k, NULL);
 }
 
+/* ---- out of file descriptors in accept ------------------------------------------ */
+
+static void *accept_all(void *arg)
+{
+    int *a = arg; /* a[0] listener, a[1] accepted count */
+    int c;
+    while ((c = cora_accept(a[0], NULL, NULL)) >= 0) {
+        a[1]++;
+        close(c); /* frees the fd at once: the next accept can succeed */
+    }
+    return NULL;
+}
+
+static void *main_emfile(void *arg)
+{
+    int lfd = cora_tcp_listen("127.0.0.1", 0, NULL);
+    int port = cora_socket_port(lfd);
+    /* Use up every fd (the child's limit is 64), so accept runs out. */
+    int hog[4096], nhog = 0;
+    while (nhog < 4096 && (hog[nhog] = dup(0)) >= 0) nhog++;
+    assert_true(nhog < 4096); /* the limit was reached */
+    /* Free two: one for the client's socket, none left for accept. */
+    close(hog[--nhog]);
+    int a[2] = {lfd, 0};
+    cora_task *t = cora_spawn(accept_all, a);
+    int c = cora_tcp_connect("127.0.0.1", port); /* takes the last fd; queued in backlog */
+    assert_true(c >= 0);
+    assert_int_equal(cora_sleep(0.05), 0); /* accept fails with EMFILE and backs off */
+    assert_int_equal(a[1], 0);
+    close(hog[--nhog]); /* room again: the backed-off accept gets it */
+    for (int i = 0; i < 200 && a[1] == 0; i++) cora_sleep(0.01);
+    assert_int_equal(a[1], 1);
+    cora_cancel(t);
+    cora_await(t, NULL);
+    close(c);
+    while (nhog > 0) close(hog[--nhog]);
+    close(lfd);
+    return NULL;
+}
+
+static void accept_backs_off_on_emfile(void **state)
+{
+    /* In a child with a small fd limit, so the harness's own fds are not squeezed. */
+    fflush(stderr);
+    int errpipe[2];
+    assert_int_equal(pipe(errpipe), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(errpipe[0]);
+        dup2(errpipe[1], 2);
+        struct rlimit rl = {64, 64};
+        setrlimit(RLIMIT_NOFILE, &rl);
+        int r = cora_run(main_emfile, NULL, NULL);
+        _exit(r == 0 ? 0 : 1);
+    }
+    close(errpipe[1]);
+    char out[2048] = {0};
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof out - 1 && (n = read(errpipe[0], out + got, sizeof out - 1 - got)) > 0)
+        got += (size_t)n;
+    close(errpipe[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* Said once, not once per retry. */
+    char *first = strstr(out, "EMFILE");
+    assert_non_null(first);
+    assert_null(strstr(first + 1, "EMFILE"));
+}
+
 static const struct CMUnitTest tests[] = {
     CORA_TEST(tcp_echo_ipv4),
     CORA_TEST(tcp_echo_ipv6),
@@ -413,6 +486,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(udp_send_and_receive),
     CORA_TEST(unix_sockets_and_pairs),
     CORA_TEST(ten_thousand_connections),
+    CORA_TEST(accept_backs_off_on_emfile),
 };
 
 CORA_TEST_MAIN("net", tests)

@@ -34,6 +34,19 @@ extern "C" {
  * -EINVAL (events empty), -EPERM outside a task. */
 int cora_wait_fd(int fd, unsigned events);
 
+#define CORA_POLL_MAX 64
+
+/* poll(2) for a task: suspends it until one of the n fds (at most CORA_POLL_MAX) has
+ * an event it asks for (POLLIN, POLLOUT, POLLPRI), or `timeout` seconds pass
+ * (negative: no limit; 0: check and return at once). Sets each revents and returns
+ * how many fds have events (0 when the timeout passed); fds below 0 are ignored.
+ * Errors: -ECANCELED, -ETIMEDOUT (an outer deadline), -EINVAL, -EPERM outside a task.
+ * This is how a non-blocking C library with its own sockets (libpq, hiredis, libcurl's
+ * multi interface) runs inside a task: ask it which fds and events it needs, poll
+ * them here, hand the results back (examples/curl_multi.c). */
+struct pollfd;
+int cora_poll(struct pollfd *fds, int n, double timeout);
+
 /* Reads up to `len` bytes from `fd` into `buf`, suspending until at least one byte
  * or end of file is there. Returns the count (0 at end of file) or a negative errno
  * (-ECANCELED, -EBADF, -EINVAL, ...). `buf` is the caller's and must stay valid until

@@ -98,7 +98,7 @@ void cora__io_close(cora_loop *loop);
  * finished first, so no byte is lost. */
 int64_t cora__io_run(cora__op *op);
 
-/* Waits until one of n (at most 16) fds has one of its events, and returns how many
+/* Waits until one of n (at most CORA_POLL_MAX) fds has one of its events, and returns how many
  * are ready, with revents[i] set for each; or the cancellation cause, or -EINVAL.
  * Polls that did not fire are cancelled and given back by the kernel before it
  * returns (c-ares's sockets use it, src/net/dns.c). */

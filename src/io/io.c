@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,7 +131,7 @@ static void count_polls(int n, const cora__op *ops, unsigned *revents, int *read
 
 int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *revents)
 {
-    enum { MAX = 16 };
+    enum { MAX = CORA_POLL_MAX };
     if (n < 1 || n > MAX) return -EINVAL;
     int c = cora__checkpoint();
     if (c) return c;
@@ -163,6 +164,7 @@ int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *rev
     /* The rest are not needed: cancel them and wait until the kernel gives them back,
      * since they live in this frame. */
     cancel_polls(loop, ops);
+    count_polls(n, ops, revents, &ready, &inflight); /* epoll cancels at once */
     while (inflight) {
         cora__park(NULL, ops);
         count_polls(n, ops, revents, &ready, &inflight);
@@ -172,6 +174,45 @@ int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *rev
     for (int i = 0; i < n; i++) /* every poll failed: report the first error */
         if (ops[i].res < 0) return (int)ops[i].res;
     return 0;
+}
+
+int cora_poll(struct pollfd *fds, int n, double timeout)
+{
+    if (n < 0 || n > CORA_POLL_MAX || (n && !fds) || timeout != timeout) return -EINVAL;
+    if (!cora__current()) return -EPERM;
+    int c = cora__checkpoint();
+    if (c) return c;
+    if (timeout == 0) { /* a check, as poll(2) with 0 does */
+        int r = poll(fds, (nfds_t)n, 0);
+        return r < 0 ? -errno : r;
+    }
+    int fdv[CORA_POLL_MAX], map[CORA_POLL_MAX], m = 0;
+    unsigned ev[CORA_POLL_MAX], rev[CORA_POLL_MAX];
+    for (int i = 0; i < n; i++) {
+        fds[i].revents = 0;
+        if (fds[i].fd < 0) continue; /* ignored, as poll(2) ignores them */
+        fdv[m] = fds[i].fd;
+        ev[m] = (unsigned)fds[i].events & (POLLIN | POLLOUT | POLLPRI);
+        map[m++] = i;
+    }
+    cora_scope s;
+    bool timed = timeout > 0;
+    if (timed && (c = cora_move_on_after(&s, timeout)) < 0) return c;
+    int r = m ? cora__poll_many(m, fdv, ev, rev) : cora_sleep(timeout > 0 ? timeout : 1e10);
+    if (timed) {
+        cora_scope_exit(&s);
+        /* Our own timeout passing is poll's 0, not an error. */
+        if (r == -ETIMEDOUT && cora_scope_cause(&s) == -ETIMEDOUT && !cora__pending_cancel(cora__current()))
+            r = 0;
+    }
+    if (r <= 0) return r;
+    int ready = 0;
+    for (int k = 0; k < m; k++)
+        if (rev[k]) {
+            fds[map[k]].revents = (short)rev[k];
+            ready++;
+        }
+    return ready;
 }
 
 int cora_wait_fd(int fd, unsigned events)

@@ -6,8 +6,8 @@
 //	      A read/write loop, not io.Copy(conn, conn): for TCP to TCP, Go's io.Copy
 //	      takes TCPConn.ReadFrom, which splices through a pipe, more system calls per
 //	      64-byte message; the loop is what a Go echo server is fastest with.
-//	sink  each goroutine reads into a 256 KiB buffer and drops the bytes until end
-//	      of stream, then closes (not io.Copy(io.Discard, conn), whose reads are 8 KiB).
+//	sink  each goroutine reads 64 KiB at a time and drops the bytes until end of
+//	      stream, then closes (not io.Copy(io.Discard, conn), whose reads are 8 KiB).
 //
 // Go turns Nagle off on every TCP connection by default. Listens on 127.0.0.1 only
 // (port 0: a free port), prints "listening <port>", runs until killed.
@@ -39,7 +39,7 @@ func echo(c net.Conn) {
 
 func sink(c net.Conn) {
 	defer c.Close()
-	buf := make([]byte, 256*1024)
+	buf := make([]byte, 64*1024)
 	for {
 		if _, err := c.Read(buf); err != nil {
 			return
