@@ -171,7 +171,7 @@ int cora_resolve(const char *host, int port, int family, struct sockaddr_storage
     if (len > 0) return family == AF_UNSPEC || addrs[0].ss_family == family ? 1 : -ENOENT;
     int c = cora__checkpoint();
     if (c) return c;
-    ares_channel ch;
+    ares_channel ch = NULL;
     int r = channel_of(loop, &ch);
     if (r < 0) return r;
     query *q = cora__calloc(1, sizeof *q);
