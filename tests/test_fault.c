@@ -1,8 +1,8 @@
 /* tests/test_fault.c: out of memory at every allocation.
  *
  * A scenario that touches most of cora (tasks, stacks, timers, gather, groups,
- * scopes, locals, queues, channels, select, the thread pool, cross-thread calls,
- * pipes) is run again
+ * scopes, locals, queues, channels, select, streams and TLS, the thread pool,
+ * cross-thread calls, pipes) is run again
  * and again; run N makes the Nth allocation fail (cora__fail_alloc_at, see
  * src/core/internal.h). Every run must end with a clean error or success, never a
  * crash or hang, and the harness's leak and liveness check runs after the sweep
@@ -50,6 +50,60 @@ static void *poke_loop(void *arg)
     void **a = arg;
     cora_call_soon_threadsafe(a[0], from_thread, a[1]);
     return NULL;
+}
+
+static char cert_dir[64], ca_file[96], crt_file[96], key_file[96];
+
+/* A TLS server for one connection: handshake, echo a line, close. */
+static void *tls_echo_once(void *arg)
+{
+    void **a = arg;
+    int c = cora_accept((int)(intptr_t)a[0], NULL, NULL);
+    if (c < 0) return cora_fail(c);
+    cora_stream *s;
+    int r = cora_tls_accept(&s, c, a[1]);
+    if (r < 0) return cora_fail(r);
+    const char *line;
+    ssize_t n = cora_stream_readline(s, &line);
+    if (n > 0 && cora_stream_write(s, line, (size_t)n) == n) r = cora_stream_drain(s);
+    cora_stream_close(s);
+    return n < 0 ? cora_fail((int)n) : r < 0 ? cora_fail(r) : NULL;
+}
+
+/* Streams and TLS: a line each way through a TLS connection. */
+static int stream_and_tls(void)
+{
+    cora_tls *srv = NULL, *cli = NULL;
+    int err = cora_tls_server(&srv, &(cora_tls_opts){.cert_file = crt_file, .key_file = key_file});
+    if (!err) err = cora_tls_client(&cli, &(cora_tls_opts){.ca_file = ca_file});
+    int lfd = err ? -1 : cora_tcp_listen("127.0.0.1", 0, NULL);
+    if (!err && lfd < 0) err = lfd;
+    cora_task *t = NULL;
+    void *a[2] = {(void *)(intptr_t)lfd, srv};
+    if (!err && !(t = cora_spawn(tls_echo_once, a))) err = -ENOMEM;
+    cora_stream *s = NULL;
+    if (!err) err = cora_tls_connect(&s, "localhost", cora_socket_port(lfd), cli);
+    if (!err) {
+        ssize_t w = cora_stream_write(s, "ping\n", 5);
+        err = w < 0 ? (int)w : w != 5 ? -EIO : cora_stream_drain(s);
+    }
+    const char *line;
+    if (!err) {
+        /* The server may have failed (its allocation): then the connection ends. */
+        ssize_t n = cora_stream_readline(s, &line);
+        err = n < 0 ? (int)n : n == 0 ? -ECONNRESET : n != 5 ? -EIO : 0;
+    }
+    cora_stream_close(s);
+    if (t) {
+        if (err) cora_cancel(t);
+        int terr = cora_await(t, NULL);
+        if (!err && terr < 0) err = terr;
+    }
+    if (lfd >= 0) close(lfd);
+    cora_tls_free(cli);
+    cora_tls_free(srv);
+    /* OpenSSL reports its own allocation failures as handshake errors. */
+    return err == -EPROTO || err == -ECONNRESET || err == -EPIPE ? -ENOMEM : err;
 }
 
 static void *double_it(void *arg)
@@ -118,6 +172,8 @@ static void *scenario(void *arg)
     cora_chan_free(ch[1]);
     if (err < 0 || eerr < 0) return cora_fail(err < 0 ? err : eerr);
 
+    if ((err = stream_and_tls()) < 0) return cora_fail(err);
+
     /* A job on the thread pool. */
     void *doubled = NULL;
     if ((err = cora_to_thread(double_it, P(21), &doubled)) < 0) return cora_fail(err);
@@ -141,14 +197,37 @@ static void *scenario(void *arg)
     return err < 0 && err != -ETIMEDOUT ? cora_fail(err) : NULL;
 }
 
+static void make_certs(void)
+{
+    snprintf(cert_dir, sizeof cert_dir, "/tmp/cora-fault-%d", (int)getpid());
+    snprintf(ca_file, sizeof ca_file, "%s/ca.crt", cert_dir);
+    snprintf(crt_file, sizeof crt_file, "%s/srv.crt", cert_dir);
+    snprintf(key_file, sizeof key_file, "%s/srv.key", cert_dir);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "set -e; mkdir -p %s; cd %s; "
+             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "  -keyout ca.key -out ca.crt -days 1 -subj /CN=cora-fault-ca 2>/dev/null; "
+             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+             "  -keyout srv.key -out srv.csr -subj /CN=localhost 2>/dev/null; "
+             "printf 'subjectAltName=DNS:localhost\\n' > ext; "
+             "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+             "  -out srv.crt -days 1 -extfile ext 2>/dev/null",
+             cert_dir, cert_dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void every_allocation_fails_once(void **state)
 {
+    make_certs();
     long n;
     for (n = 1; n < 100000; n++) {
         cora__fail_alloc_at = n;
         int r = cora_run(scenario, NULL, NULL);
         long left = cora__fail_alloc_at;
         cora__fail_alloc_at = 0;
+        if (!(r == 0 || r == -ENOMEM || r == -ECANCELED))
+            fprintf(stderr, "allocation %ld failing: %s (%s)\n", n, cora_err_name(r), cora_tls_errstr());
         assert_true(r == 0 || r == -ENOMEM || r == -ECANCELED);
         assert_null(cora_loop_current());
         assert_int_equal(cora__census_now.tasks, 0);
@@ -160,6 +239,9 @@ static void every_allocation_fails_once(void **state)
     print_message("swept %ld allocation points\n", n - 1);
     /* And the scenario itself succeeds with memory to spare. */
     assert_int_equal(cora_run(scenario, NULL, NULL), 0);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", cert_dir);
+    assert_int_equal(system(cmd), 0);
 }
 
 static const struct CMUnitTest tests[] = {
