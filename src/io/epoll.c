@@ -30,7 +30,7 @@
 
 typedef struct fd_watch {
     cora__list ops;    /* waiting ops */
-    uint32_t mask;     /* interest registered with epoll */
+    uint32_t mask;     /* interest the registration is armed with (0: disarmed) */
     bool registered;   /* added to the epoll set */
 } fd_watch;
 
@@ -203,29 +203,32 @@ static int try_op(cora__op *op)
 }
 
 /* Brings the fd's registration in line with what its waiting ops want. */
+/* Arms the fd's registration for what its waiting ops want.
+ *
+ * Registrations are EPOLLONESHOT: an event disarms the fd in the kernel, so nothing
+ * needs undoing when its ops complete, and only a wait that finds it disarmed pays an
+ * epoll_ctl (one per wait, where add-then-remove cost two; the echo benchmark counts
+ * system calls per message). A registration left armed after its ops were cancelled
+ * costs at most one spurious event, which disarms it. Whenever no op waits, the mask
+ * reads 0, so the next wait always re-arms: an fd closed and reopened under the same
+ * number is then caught by MOD failing with ENOENT. */
 static int update_interest(epoll_data_s *e, int fd, fd_watch *w)
 {
     uint32_t mask = 0;
     for (cora__list *l = w->ops.next; l != &w->ops; l = l->next)
         mask |= interest(CORA__CONTAINER_OF(l, cora__op, link));
-    if (mask == w->mask && (w->registered || mask == 0)) return 0;
-    struct epoll_event ev = {.events = mask, .data.fd = fd};
+    if (mask == 0 || (mask & ~w->mask) == 0) return 0; /* nothing new to wait for */
+    struct epoll_event ev = {.events = mask | EPOLLONESHOT, .data.fd = fd};
     int r;
     if (!w->registered) {
         r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
         if (r < 0 && errno == EEXIST) r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
-    } else if (mask == 0) {
-        /* Stay registered with no interest: cheaper than DEL and ADD again for the
-         * next op on this fd. If the fd was closed meanwhile, epoll dropped it. */
-        r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
-        if (r < 0) w->registered = false, r = 0;
     } else {
         r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
-        /* ENOENT: the fd was closed and reopened under the same number. */
         if (r < 0 && errno == ENOENT) r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
     }
     if (r < 0) return -errno;
-    if (mask) w->registered = true;
+    w->registered = true;
     w->mask = mask;
     return 0;
 }
@@ -258,7 +261,11 @@ static void epoll_cancel(cora_loop *loop, cora__op *op)
 {
     epoll_data_s *e = data_of(loop);
     cora__list_remove(&op->link);
-    update_interest(e, op->fd, e->fds[op->fd]);
+    fd_watch *w = e->fds[op->fd];
+    /* Nobody waits any more: forget the armed state (the kernel may keep it until a
+     * spurious event), so the next wait re-arms, and finds out through ENOENT if the
+     * fd was closed and its number reused meanwhile. */
+    if (cora__list_empty(&w->ops)) w->mask = 0;
     cora__op_done(loop, op, -ECANCELED);
 }
 
@@ -266,6 +273,7 @@ static void fd_ready(cora_loop *loop, epoll_data_s *e, int fd, uint32_t revents)
 {
     if ((size_t)fd >= e->nfds || !e->fds[fd]) return;
     fd_watch *w = e->fds[fd];
+    w->mask = 0; /* the event disarmed the one-shot registration */
     cora__list done;
     cora__list_init(&done);
     /* Retry in arrival order; completed ops are moved aside first, because
