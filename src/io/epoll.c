@@ -32,6 +32,7 @@ typedef struct fd_watch {
     cora__list ops;    /* waiting ops */
     uint32_t mask;     /* interest the registration is armed with (0: disarmed) */
     bool registered;   /* added to the epoll set */
+    bool drained;      /* the last read found the fd empty, and no event came since */
 } fd_watch;
 
 typedef struct epoll_data_s {
@@ -233,11 +234,32 @@ static int update_interest(epoll_data_s *e, int fd, fd_watch *w)
     return 0;
 }
 
+static bool is_read(const cora__op *op)
+{
+    return op->kind == CORA__OP_READ || op->kind == CORA__OP_RECV;
+}
+
+/* After a read: did it leave the fd empty? A short read on a stream (or EAGAIN) did,
+ * at that moment; a full buffer may have left more. */
+static void note_read(fd_watch *w, const cora__op *op)
+{
+    if (w && is_read(op)) w->drained = op->res == -EAGAIN || (op->res > 0 && (size_t)op->res < op->len);
+}
+
 static int epoll_submit(cora_loop *loop, cora__op *op)
 {
     epoll_data_s *e = data_of(loop);
-    if (try_op(op)) return 1;
-    fd_watch *w = watch_of(e, op->fd);
+    fd_watch *w = (size_t)op->fd < e->nfds ? e->fds[op->fd] : NULL;
+    /* A read on an fd the last read drained would only find EAGAIN: skip that system
+     * call and wait for readiness directly (an echo server's reads, for one). If data
+     * came meanwhile, the level-triggered registration reports it at once, so a wrong
+     * guess costs a round, never a hang. */
+    bool skip_try = is_read(op) && w && w->drained && w->registered;
+    if (!skip_try && try_op(op)) {
+        note_read(w, op);
+        return 1;
+    }
+    if (!w) w = watch_of(e, op->fd);
     if (!w) return -ENOMEM;
     cora__list_push_back(&w->ops, &op->link);
     int r = update_interest(e, op->fd, w);
@@ -274,6 +296,7 @@ static void fd_ready(cora_loop *loop, epoll_data_s *e, int fd, uint32_t revents)
     if ((size_t)fd >= e->nfds || !e->fds[fd]) return;
     fd_watch *w = e->fds[fd];
     w->mask = 0; /* the event disarmed the one-shot registration */
+    if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) w->drained = false;
     cora__list done;
     cora__list_init(&done);
     /* Retry in arrival order; completed ops are moved aside first, because
@@ -291,6 +314,7 @@ static void fd_ready(cora_loop *loop, epoll_data_s *e, int fd, uint32_t revents)
             finished = try_op(op);
         }
         if (finished) {
+            note_read(w, op);
             cora__list_remove(&op->link);
             cora__list_push_back(&done, &op->link);
         }
