@@ -10,6 +10,7 @@
  * before its Nth allocation: every allocation has then failed once.
  * Runs once per backend (see harness.h). */
 #include "harness.h"
+#include "certs.h"
 
 #define P(i) ((void *)(intptr_t)(i))
 
@@ -52,7 +53,7 @@ static void *poke_loop(void *arg)
     return NULL;
 }
 
-static char cert_dir[64], ca_file[96], crt_file[96], key_file[96];
+static test_certs certs;
 
 /* A TLS server for one connection: handshake, echo a line, close. */
 static void *tls_echo_once(void *arg)
@@ -74,8 +75,8 @@ static void *tls_echo_once(void *arg)
 static int stream_and_tls(void)
 {
     cora_tls *srv = NULL, *cli = NULL;
-    int err = cora_tls_server(&srv, &(cora_tls_opts){.cert_file = crt_file, .key_file = key_file});
-    if (!err) err = cora_tls_client(&cli, &(cora_tls_opts){.ca_file = ca_file});
+    int err = cora_tls_server(&srv, &(cora_tls_opts){.cert_file = certs.crt, .key_file = certs.key});
+    if (!err) err = cora_tls_client(&cli, &(cora_tls_opts){.ca_file = certs.ca});
     int lfd = err ? -1 : cora_tcp_listen("127.0.0.1", 0, NULL);
     if (!err && lfd < 0) err = lfd;
     cora_task *t = NULL;
@@ -197,29 +198,9 @@ static void *scenario(void *arg)
     return err < 0 && err != -ETIMEDOUT ? cora_fail(err) : NULL;
 }
 
-static void make_certs(void)
-{
-    snprintf(cert_dir, sizeof cert_dir, "/tmp/cora-fault-%d", (int)getpid());
-    snprintf(ca_file, sizeof ca_file, "%s/ca.crt", cert_dir);
-    snprintf(crt_file, sizeof crt_file, "%s/srv.crt", cert_dir);
-    snprintf(key_file, sizeof key_file, "%s/srv.key", cert_dir);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "set -e; mkdir -p %s; cd %s; "
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "  -keyout ca.key -out ca.crt -days 1 -subj /CN=cora-fault-ca 2>/dev/null; "
-             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "  -keyout srv.key -out srv.csr -subj /CN=localhost 2>/dev/null; "
-             "printf 'subjectAltName=DNS:localhost\\n' > ext; "
-             "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-             "  -out srv.crt -days 1 -extfile ext 2>/dev/null",
-             cert_dir, cert_dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 static void every_allocation_fails_once(void **state)
 {
-    make_certs();
+    assert_int_equal(test_certs_make(&certs, "fault"), 0);
     long n;
     for (n = 1; n < 100000; n++) {
         cora__fail_alloc_at = n;
@@ -239,9 +220,7 @@ static void every_allocation_fails_once(void **state)
     print_message("swept %ld allocation points\n", n - 1);
     /* And the scenario itself succeeds with memory to spare. */
     assert_int_equal(cora_run(scenario, NULL, NULL), 0);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", cert_dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_certs_remove(&certs), 0);
 }
 
 static const struct CMUnitTest tests[] = {

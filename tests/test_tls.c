@@ -3,36 +3,20 @@
  * openssl s_client and s_server as real peers. A throwaway CA and certificates are
  * made at run time with the openssl command. Runs once per backend. */
 #include "harness.h"
+#include "certs.h"
 
 #include <sys/stat.h>
 
-static char dir[64], ca[96], crt[96], key[96];
+static test_certs certs;
 
 static void make_certs(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/cora-tls-%d", (int)getpid());
-    snprintf(ca, sizeof ca, "%s/ca.crt", dir);
-    snprintf(crt, sizeof crt, "%s/srv.crt", dir);
-    snprintf(key, sizeof key, "%s/srv.key", dir);
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "set -e; mkdir -p %s; cd %s; "
-             "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "  -keyout ca.key -out ca.crt -days 1 -subj /CN=cora-test-ca 2>/dev/null; "
-             "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-             "  -keyout srv.key -out srv.csr -subj /CN=localhost 2>/dev/null; "
-             "printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > ext; "
-             "openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-             "  -out srv.crt -days 1 -extfile ext 2>/dev/null",
-             dir, dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_certs_make(&certs, "tls"), 0);
 }
 
 static void remove_certs(void)
 {
-    char cmd[256];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_certs_remove(&certs), 0);
 }
 
 /* ---- a TLS echo server ---------------------------------------------------------- */
@@ -68,7 +52,7 @@ static void *serve_one(void *arg)
 static cora_tls *server_tls(const char *alpn)
 {
     cora_tls *t;
-    assert_int_equal(cora_tls_server(&t, &(cora_tls_opts){.cert_file = crt, .key_file = key,
+    assert_int_equal(cora_tls_server(&t, &(cora_tls_opts){.cert_file = certs.crt, .key_file = certs.key,
                                                           .alpn = alpn}),
                      0);
     return t;
@@ -81,7 +65,7 @@ static void *main_echo2(void *arg)
                         .tls = server_tls("h2,http/1.1")};
     cora_task *srv = cora_spawn(serve_one, &sv);
     cora_tls *client;
-    assert_int_equal(cora_tls_client(&client, &(cora_tls_opts){.ca_file = ca, .alpn = "http/1.1"}),
+    assert_int_equal(cora_tls_client(&client, &(cora_tls_opts){.ca_file = certs.ca, .alpn = "http/1.1"}),
                      0);
     cora_stream *s;
     int r = cora_tls_connect(&s, "localhost", cora_socket_port(sv.lfd), client);
@@ -134,7 +118,7 @@ static void *main_refused(void *arg)
     assert_int_not_equal(cora_await(srv, NULL), 0); /* the server saw the alert */
     /* Right CA, wrong name. */
     cora_tls *good;
-    assert_int_equal(cora_tls_client(&good, &(cora_tls_opts){.ca_file = ca}), 0);
+    assert_int_equal(cora_tls_client(&good, &(cora_tls_opts){.ca_file = certs.ca}), 0);
     srv = cora_spawn(serve_one, &sv);
     int fd = cora_tcp_connect("127.0.0.1", port);
     assert_int_equal(cora_tls_connect_fd(&s, fd, "example.com", good), -EKEYREJECTED);
@@ -158,9 +142,9 @@ static void *main_refused(void *arg)
     cora_tls *bad;
     assert_int_equal(cora_tls_server(&bad, NULL), -EINVAL);
     assert_int_equal(cora_tls_server(&bad, &(cora_tls_opts){.cert_file = "/nonexistent",
-                                                            .key_file = key}),
+                                                            .key_file = certs.key}),
                      -ENOENT);
-    assert_int_equal(cora_tls_server(&bad, &(cora_tls_opts){.cert_file = ca, .key_file = key}),
+    assert_int_equal(cora_tls_server(&bad, &(cora_tls_opts){.cert_file = certs.ca, .key_file = certs.key}),
                      -EINVAL); /* the key is not the CA's */
     assert_int_equal(cora_tls_client(&bad, &(cora_tls_opts){.alpn = "h2,,x"}), -EINVAL);
     cora_tls_free(sys);
@@ -190,7 +174,7 @@ static void *main_s_client(void *arg)
     cora_process_opts o = {.stdin_mode = CORA_PIPE, .stdout_mode = CORA_PIPE,
                            .stderr_mode = CORA_DEVNULL};
     assert_int_equal(cora_process_spawn(&p, (const char *[]){"openssl", "s_client", "-connect",
-                                                             port, "-CAfile", ca,
+                                                             port, "-CAfile", certs.ca,
                                                              "-verify_return_error", "-quiet", "-no_ign_eof",
                                                              NULL},
                                         &o),
@@ -238,12 +222,12 @@ static void *main_s_server(void *arg)
     cora_process_opts o = {.stdin_mode = CORA_DEVNULL, .stdout_mode = CORA_DEVNULL,
                            .stderr_mode = CORA_DEVNULL};
     assert_int_equal(cora_process_spawn(&p, (const char *[]){"openssl", "s_server", "-accept",
-                                                             accept, "-cert", crt, "-key", key,
+                                                             accept, "-cert", certs.crt, "-key", certs.key,
                                                              "-rev", "-naccept", "1", NULL},
                                         &o),
                      0);
     cora_tls *client;
-    assert_int_equal(cora_tls_client(&client, &(cora_tls_opts){.ca_file = ca}), 0);
+    assert_int_equal(cora_tls_client(&client, &(cora_tls_opts){.ca_file = certs.ca}), 0);
     cora_stream *s = NULL;
     int r = -ECONNREFUSED;
     for (int i = 0; i < 500 && r == -ECONNREFUSED; i++) { /* until it listens */
