@@ -269,10 +269,13 @@ static void wait_for_times_out(void **state)
 }
 
 /* A task that finishes its work even when cancelled, and returns a result. */
+static int stubborn_shielded;
+
 static void *stubborn(void *arg)
 {
     cora_scope shield;
     cora_shield_enter(&shield);
+    stubborn_shielded = 1;
     cora_sleep(0.01);
     cora_scope_exit(&shield);
     return (void *)77;
@@ -281,7 +284,12 @@ static void *stubborn(void *arg)
 static void *main_wait_for_keeps_result(void *arg)
 {
     void *v = NULL;
-    assert_int_equal(cora_wait_for(cora_spawn(stubborn, NULL), 0.001, &v), 0);
+    /* Only once it is inside its shield: a deadline that passes before the task ever
+     * ran (a loaded machine) would cancel it before it starts, which is another case. */
+    stubborn_shielded = 0;
+    cora_task *t = cora_spawn(stubborn, NULL);
+    while (!stubborn_shielded) cora_yield();
+    assert_int_equal(cora_wait_for(t, 0.001, &v), 0);
     assert_int_equal((intptr_t)v, 77);
     return NULL;
 }
@@ -557,6 +565,39 @@ static void *main_group_failure(void *arg)
     return NULL;
 }
 
+/* A supervising group: failures are counted, siblings run on, codes stay bounded. */
+static void *main_group_supervise(void *arg)
+{
+    cora_group g;
+    assert_int_equal(cora_group_init_ex(&g, 0x80), -EINVAL);
+    assert_int_equal(cora_group_init_ex(&g, CORA_GROUP_SUPERVISE), 0);
+    struct job ok[2] = {{.ms = 20}, {.ms = 20}};
+    static struct job bad[100];
+    for (int i = 0; i < 100; i++) {
+        bad[i] = (struct job){.ms = 1, .err = -EIO};
+        cora_group_spawn(&g, job, &bad[i], NULL);
+    }
+    for (int i = 0; i < 2; i++) cora_group_spawn(&g, job, &ok[i], NULL);
+    assert_int_equal(cora_group_wait(&g), -EIO);
+    assert_int_equal(ok[0].slept, 0); /* not cancelled by the failures */
+    assert_int_equal(ok[1].slept, 0);
+    assert_int_equal(cora_group_failures(&g), 100);
+    assert_int_equal(cora_group_failure(&g, 63), -EIO);
+    assert_int_equal(cora_group_failure(&g, 64), -ENOMEM); /* past the kept codes */
+    /* Still open for newcomers after failures. */
+    struct job late = {.ms = 1};
+    assert_int_equal(cora_group_spawn(&g, job, &late, NULL), 0);
+    cora_group_wait(&g);
+    assert_int_equal(late.ran, 1);
+    cora_group_destroy(&g);
+    return NULL;
+}
+
+static void group_supervise(void **state)
+{
+    run_ok(main_group_supervise, NULL);
+}
+
 static void group_first_failure_cancels_rest(void **state)
 {
     run_ok(main_group_failure, NULL);
@@ -653,6 +694,7 @@ static void *main_group_timeout(void *arg)
     cora_group_init(&g);
     struct job j = {.ms = 10000};
     cora_group_spawn(&g, job, &j, NULL);
+    while (!j.ran) cora_yield(); /* asleep before the deadline, however loaded the machine */
     cora_scope s;
     cora_fail_after(&s, 0.002);
     assert_int_equal(cora_group_wait(&g), -ETIMEDOUT);
@@ -688,6 +730,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(shield_holds_back_outer_timeout),
     CORA_TEST(group_waits_for_all),
     CORA_TEST(group_first_failure_cancels_rest),
+    CORA_TEST(group_supervise),
     CORA_TEST(group_cancelled_with_waiter),
     CORA_TEST(group_children_spawn_children),
     CORA_TEST(group_wait_with_timeout),

@@ -313,6 +313,16 @@ typedef struct cora_group {
  * -EINVAL if g is NULL. Allocates nothing. */
 int cora_group_init(cora_group *g);
 
+/* A supervising group (Tokio's JoinSet, Erlang's one_for_one): a child that fails
+ * does not cancel its siblings; failures are still counted (cora_group_failures),
+ * the first 64 codes kept (later ones read as -ENOMEM from cora_group_failure).
+ * For long-lived sets of independent tasks, such as a
+ * server's connections. cora_group_wait and cancellation work as for any group. */
+#define CORA_GROUP_SUPERVISE 0x1u
+
+/* cora_group_init with flags (0 or CORA_GROUP_SUPERVISE). -EINVAL for others. */
+int cora_group_init_ex(cora_group *g, unsigned flags);
+
 /* Starts fn(arg) as a child of the group (options as cora_spawn_ex). The group owns
  * the child: no handle is given out. A group that is failing or cancelled starts new
  * children cancelled (they never run). Children may spawn into their own group.

@@ -23,7 +23,12 @@ typedef struct group_impl {
     int *errs; /* every failure, in the order they happened */
     size_t nerrs, caperrs;
     bool cancelled; /* cancelled as a whole, or after a first failure */
+    bool supervise; /* failures do not cancel siblings */
 } group_impl;
+
+/* A supervising group may see failures for as long as it lives: keep a bounded
+ * number of codes (the count stays exact). */
+#define SUPERVISE_KEEP 64
 
 static_assert(sizeof(group_impl) <= sizeof(cora_group), "cora_group stand-in too small");
 static_assert(_Alignof(group_impl) <= _Alignof(cora_group), "cora_group misaligned");
@@ -33,14 +38,20 @@ static group_impl *impl(cora_group *g)
     return (group_impl *)(void *)g;
 }
 
-int cora_group_init(cora_group *g)
+int cora_group_init_ex(cora_group *g, unsigned flags)
 {
-    if (!g) return -EINVAL;
+    if (!g || (flags & ~CORA_GROUP_SUPERVISE)) return -EINVAL;
     group_impl *G = impl(g);
     memset(G, 0, sizeof *G);
     cora__list_init(&G->children);
     G->loop = cora__loop();
+    G->supervise = (flags & CORA_GROUP_SUPERVISE) != 0;
     return G->loop ? 0 : -EPERM;
+}
+
+int cora_group_init(cora_group *g)
+{
+    return cora_group_init_ex(g, 0);
 }
 
 static void cancel_children(group_impl *G)
@@ -57,7 +68,7 @@ static void child_done(cora__waiter *w, cora_task *t)
     G->live--;
     /* A child that ended -ECANCELED because the group cancelled it did not fail. */
     if (t->status < 0 && !(t->status == -ECANCELED && G->cancelled)) {
-        if (G->nerrs == G->caperrs) {
+        if (G->nerrs == G->caperrs && !(G->supervise && G->caperrs >= SUPERVISE_KEEP)) {
             size_t cap = G->caperrs ? G->caperrs * 2 : 4;
             int *e = cora__realloc(G->errs, cap * sizeof *e);
             if (e) G->errs = e, G->caperrs = cap;
@@ -65,7 +76,7 @@ static void child_done(cora__waiter *w, cora_task *t)
         /* Out of memory, the count still grows; the lost codes read as -ENOMEM. */
         if (G->nerrs < G->caperrs) G->errs[G->nerrs] = t->status;
         G->nerrs++;
-        if (!G->cancelled) cancel_children(G);
+        if (!G->cancelled && !G->supervise) cancel_children(G);
     }
     if (G->live == 0 && G->waiter) cora__wake(G->waiter, 0);
     (void)w;
@@ -115,7 +126,8 @@ int cora_group_wait(cora_group *g)
         cancel_children(G);
         cora_scope shield;
         cora_shield_enter(&shield);
-        while (G->live > 0) cora__park(cora__cancel_wake, NULL);
+        while (G->live > 0)
+            cora__park(cora__cancel_wake, NULL);
         cora_scope_exit(&shield);
     }
     G->waiter = NULL;
