@@ -9,10 +9,12 @@ profile=${1:-test}
 
 # Building the library and running its tests (both context switches, ASan, TSan,
 # valgrind, the aarch64 switch under qemu-user).
-build_pkgs=(build-essential cmake pkg-config liburing-dev libcmocka-dev libssl-dev openssl libc-ares-dev)
-test_pkgs=(valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcurl4-openssl-dev)
+build_pkgs=(build-essential cmake pkg-config liburing-dev libcmocka-dev libssl-dev openssl libc-ares-dev zlib1g-dev)
+test_pkgs=(valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static libcurl4-openssl-dev
+           curl nginx-light python3 libhttp-parser-dev libjansson-dev clang libclang-rt-14-dev)
 # The peers bench/ measures against, in the same run.
-bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 python3-uvloop g++ valgrind linux-perf)
+bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 python3-uvloop g++ valgrind linux-perf
+            wrk nginx-light nodejs libcurl4-openssl-dev)
 
 case "$profile" in
   demo) want=("${build_pkgs[@]}" libcurl4-openssl-dev) ;;

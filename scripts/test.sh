@@ -126,6 +126,12 @@ stage_install() {
     local leaked
     leaked=$(nm -D --defined-only "$prefix"/lib/libcora.so | awk '{print $3}' | grep -v '^cora_[a-z]' || true)
     if [[ -z "$leaked" ]]; then ok=$((ok + 1)); else echo "install: exported non-API symbols: $leaked"; bad=$((bad + 1)); fi
+    # The `cora` command is installed and runs.
+    if "$prefix"/bin/cora --help | grep -q '^usage: cora fetch'; then
+      ok=$((ok + 1))
+    else
+      echo "install: bin/cora missing or broken"; bad=$((bad + 1))
+    fi
   else
     cat build/install.log; bad=1
   fi

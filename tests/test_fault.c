@@ -198,9 +198,11 @@ static void *scenario(void *arg)
     return err < 0 && err != -ETIMEDOUT ? cora_fail(err) : NULL;
 }
 
-static void every_allocation_fails_once(void **state)
+/* Runs scenario with the Nth allocation failing, for N = 1, 2, ... until a run needs
+ * fewer than N; every run must end cleanly, then one run with memory to spare must
+ * succeed. */
+static void sweep(cora_fn scenario)
 {
-    assert_int_equal(test_certs_make(&certs, "fault"), 0);
     long n;
     for (n = 1; n < 100000; n++) {
         cora__fail_alloc_at = n;
@@ -218,13 +220,103 @@ static void every_allocation_fails_once(void **state)
     }
     assert_true(n > 20); /* the scenario really does allocate */
     print_message("swept %ld allocation points\n", n - 1);
-    /* And the scenario itself succeeds with memory to spare. */
     assert_int_equal(cora_run(scenario, NULL, NULL), 0);
+}
+
+static void every_allocation_fails_once(void **state)
+{
+    assert_int_equal(test_certs_make(&certs, "fault"), 0);
+    sweep(scenario);
     assert_int_equal(test_certs_remove(&certs), 0);
+}
+
+/* ---- HTTP: a server and a client, every allocation failing once ------------------ */
+
+static int h_echo(cora_http_req *req, void *arg)
+{
+    const char *body;
+    ssize_t n = cora_http_req_body(req, &body);
+    if (n < 0) return (int)n;
+    cora_http_set_header(req, "X-Seen", "yes");
+    return cora_http_respond(req, 200, "text/plain", body, (size_t)n);
+}
+
+static int h_stream(cora_http_req *req, void *arg)
+{
+    int r = cora_http_begin(req, 200, "text/plain", -1);
+    for (int i = 0; r == 0 && i < 3; i++) r = cora_http_write(req, "abc", 3) == 3 ? 0 : -EIO;
+    return r ? r : cora_http_end(req);
+}
+
+static void *http_serve(void *srv)
+{
+    int r = cora_http_server_serve(srv);
+    return r < 0 ? cora_fail(r) : NULL;
+}
+
+/* Failures of the exchange itself (a connection the server dropped for want of
+ * memory, a 500) count as the injected -ENOMEM. */
+static int http_exchange(cora_http_client *c, const char *base)
+{
+    char url[96];
+    snprintf(url, sizeof url, "%s/echo", base);
+    cora_http_request_opts rq = {.url = url, .body = "payload", .body_len = 7};
+    cora_http_response r;
+    int err = cora_http_request(c, &rq, &r);
+    if (err == 0) {
+        if (r.status != 200 || strcmp(r.body, "payload") != 0) err = -ENOMEM;
+        cora_http_response_free(&r);
+    }
+    snprintf(url, sizeof url, "%s/stream", base);
+    if (err == 0 && (err = cora_http_get(c, url, &r)) == 0) {
+        if (r.status != 200 || strcmp(r.body, "abcabcabc") != 0) err = -ENOMEM;
+        cora_http_response_free(&r);
+    }
+    return err == -ECONNRESET || err == -EPROTO || err == -EPIPE || err == -ETIMEDOUT ? -ENOMEM
+                                                                                      : err;
+}
+
+static void *http_scenario(void *arg)
+{
+    cora_http_server *srv;
+    int err = cora_http_server_new(&srv, NULL);
+    if (err < 0) return cora_fail(err);
+    if ((err = cora_http_server_route(srv, "POST", "/echo", h_echo, NULL)) < 0 ||
+        (err = cora_http_server_route(srv, "GET", "/stream", h_stream, NULL)) < 0) {
+        cora_http_server_free(srv);
+        return cora_fail(err);
+    }
+    int port = cora_http_server_listen(srv, "127.0.0.1", 0);
+    cora_task *t = port > 0 ? cora_spawn(http_serve, srv) : NULL;
+    if (!t) {
+        cora_http_server_free(srv);
+        return cora_fail(port < 0 ? port : -ENOMEM);
+    }
+    char base[64];
+    snprintf(base, sizeof base, "http://127.0.0.1:%d", port);
+    cora_http_client *c;
+    /* A deadline, so a server that could not start its acceptor fails the run
+     * instead of leaving the request waiting in the backlog. */
+    err = cora_http_client_new(&c, &(cora_http_client_opts){.total_timeout = 2});
+    if (err == 0) {
+        err = http_exchange(c, base);
+        cora_http_client_free(c);
+    }
+    cora_http_server_shutdown(srv, 1);
+    int serr = cora_await(t, NULL);
+    cora_http_server_free(srv);
+    if (err == 0 && serr < 0) err = serr;
+    return err < 0 ? cora_fail(err) : NULL;
+}
+
+static void http_allocation_fails_once(void **state)
+{
+    sweep(http_scenario);
 }
 
 static const struct CMUnitTest tests[] = {
     CORA_TEST(every_allocation_fails_once),
+    CORA_TEST(http_allocation_fails_once),
 };
 
 CORA_TEST_MAIN("fault", tests)

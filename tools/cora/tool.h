@@ -1,0 +1,19 @@
+/* tools/cora/tool.h: the subcommands of the `cora` command. Built on the public API
+ * only (cora.h), like any program using the library. */
+#ifndef CORA_TOOL_H
+#define CORA_TOOL_H
+
+#include <cora.h>
+
+/* Each runs inside cora_run's main task and returns the process exit status. */
+int cora_tool_fetch(int argc, char **argv);
+int cora_tool_serve(int argc, char **argv);
+
+/* The demo server's routes (serve.c), shared with `cora fetch`'s built-in demo: adds
+ * /hello, /echo, /delay and /health to srv. */
+int cora_tool_add_routes(cora_http_server *srv);
+
+/* Seconds since an earlier cora_now_ns() reading. */
+double cora_tool_since(int64_t t0);
+
+#endif
