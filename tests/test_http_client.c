@@ -397,6 +397,7 @@ typedef struct script {
     int fd;
     const char *answer;
     int close_after;
+    size_t len; /* 0: strlen(answer); binary answers hold NUL bytes */
 } script;
 
 /* Accepts one connection, reads a request head, writes the answer as is. */
@@ -412,7 +413,7 @@ static void *scripted(void *arg)
         if (k <= 0) break;
         n += (size_t)k;
     }
-    cora_send_all(c, s->answer, strlen(s->answer), NULL);
+    cora_send_all(c, s->answer, s->len ? s->len : strlen(s->answer), NULL);
     if (!s->close_after) {
         cora_scope sc;
         cora_move_on_after(&sc, 2);
@@ -427,10 +428,14 @@ typedef struct answer_case {
     const char *name, *answer;
     int close_after, err, status;
     const char *body;
+    size_t len;
 } answer_case;
 
 static void *main_scripted_answers(void *arg)
 {
+    /* len is given only for the binary answers (0 elsewhere). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
     const answer_case cases[] = {
         {"chunked with extension and trailer",
          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -456,9 +461,21 @@ static void *main_scripted_answers(void *arg)
          "abcd",
          0, -EPROTO, 0, NULL},
         {"closed before answering", "", 1, -ECONNRESET, 0, NULL},
+        /* zlib.compress(b"hello deflate"), as RFC 9110 means deflate... */
+        {"deflate (zlib)",
+         "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 21\r\n\r\n"
+         "\x78\x9c\xcb\x48\xcd\xc9\xc9\x57\x48\x49\x4d\xcb\x49\x2c\x49\x05\x00\x23\x0c\x05\x0a",
+         0, 0, 200, "hello deflate", 66 + 21},
+        /* ...and raw deflate, as some servers send it. */
+        {"deflate (raw)",
+         "HTTP/1.1 200 OK\r\nContent-Encoding: deflate\r\nContent-Length: 15\r\n\r\n"
+         "\xcb\x48\xcd\xc9\xc9\x57\x48\x49\x4d\xcb\x49\x2c\x49\x05\x00",
+         0, 0, 200, "hello deflate", 66 + 15},
     };
+#pragma GCC diagnostic pop
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        script s = {cora_tcp_listen("127.0.0.1", 0, NULL), cases[i].answer, cases[i].close_after};
+        script s = {cora_tcp_listen("127.0.0.1", 0, NULL), cases[i].answer, cases[i].close_after,
+                    cases[i].len};
         char url[64];
         snprintf(url, sizeof url, "http://127.0.0.1:%d/", cora_socket_port(s.fd));
         cora_task *peer = cora_spawn(scripted, &s);
@@ -478,7 +495,7 @@ static void *main_scripted_answers(void *arg)
     }
 
     /* A peer that accepts and never answers: the head deadline. */
-    script quiet = {cora_tcp_listen("127.0.0.1", 0, NULL), "", 0};
+    script quiet = {cora_tcp_listen("127.0.0.1", 0, NULL), "", 0, 0};
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%d/", cora_socket_port(quiet.fd));
     cora_task *peer = cora_spawn(scripted, &quiet);
