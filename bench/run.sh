@@ -90,23 +90,6 @@ quiet() {
 
 declare -A R # RESULT name -> value
 
-# Runs one benchmark: shows its human-readable lines, records its RESULT lines.
-run() {
-    local out
-    printf '\n$ %s\n' "$*" >>"$LOG"
-    if ! out=$("$@" 2>>"$LOG"); then
-        say "failed: $*"
-        tail -n 30 "$LOG" >&2
-        exit 1
-    fi
-    printf '%s\n' "$out" >>"$LOG"
-    grep -v '^RESULT ' <<<"$out" | sed 's/^/  /' >&2 || true
-    local tag name value rest
-    while read -r tag name value rest; do
-        if [[ "$tag" == RESULT ]]; then R[$name]=$value; fi
-    done <<<"$out"
-}
-
 # The total instruction count of one run under callgrind.
 callgrind_total() {
     local total
@@ -166,9 +149,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# As `run`, but a failure is said and returned instead of ending the script: for the
-# programs whose absence leaves only their own rows out (cora's HTTP tool and client,
-# still young).
+# Runs one benchmark: shows its human-readable lines, records its RESULT lines. A
+# failure is said and returned instead of ending the script: for the programs whose
+# absence leaves only their own rows out (cora's HTTP tool and client, still young).
 run_soft() {
     local out
     printf '\n$ %s\n' "$*" >>"$LOG"
@@ -184,6 +167,11 @@ run_soft() {
     while read -r tag name value rest; do
         if [[ "$tag" == RESULT ]]; then R[$name]=$value; fi
     done <<<"$out"
+}
+
+# As run_soft, but a failure ends the script (with more of the log shown).
+run() {
+    run_soft "$@" || { tail -n 30 "$LOG" >&2; exit 1; }
 }
 
 # Builds one CMake target of $BUILD, output to the log; returns its status.
