@@ -642,9 +642,7 @@ static int request_in(cora_http_client *c, const cora_http_request_opts *req,
         url = next;
     }
     if (r < 0) {
-        int redirects = resp->redirects;
         cora_http_response_free(resp);
-        (void)redirects;
         free(url);
         return r;
     }

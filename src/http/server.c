@@ -639,14 +639,21 @@ int cora_http_end(cora_http_req *req)
     return 0;
 }
 
+/* A short text answer: "404 Not Found\n". */
+static int respond_status(cora_http_req *req, int status)
+{
+    char body[128];
+    int n = snprintf(body, sizeof body, "%d %s\n", status, cora_http_reason(status));
+    return cora_http_respond(req, status, "text/plain; charset=utf-8", body, (size_t)n);
+}
+
+/* The same for a request the connection cannot go on after: without the handler's
+ * fields, then a close. */
 static void respond_error(cora_http_req *req, int status)
 {
     req->close_after = 1;
-    const char *reason = cora_http_reason(status);
-    char body[128];
-    int n = snprintf(body, sizeof body, "%d %s\n", status, reason);
     req->extra.len = 0;
-    cora_http_respond(req, status, "text/plain; charset=utf-8", body, (size_t)n);
+    respond_status(req, status);
 }
 
 /* ---- request bodies ------------------------------------------------------------- */
@@ -747,13 +754,12 @@ ssize_t cora_http_req_body(cora_http_req *req, const char **data)
 {
     if (!req || !data) return -EINVAL;
     if (req->body_error) return req->body_error;
-    char chunk[16384];
-    for (;;) {
-        ssize_t n = cora_http_req_read(req, chunk, sizeof chunk);
+    for (;;) { /* straight into the buffer, 16 KiB of room at a time */
+        if (cora__hbuf_reserve(&req->body, 16384) < 0) return req->body_error = -ENOMEM;
+        ssize_t n = cora_http_req_read(req, req->body.data + req->body.len, 16384);
         if (n < 0) return n;
         if (n == 0) break;
-        cora__hbuf_add(&req->body, chunk, (size_t)n);
-        if (req->body.failed) return req->body_error = -ENOMEM;
+        req->body.len += (size_t)n;
     }
     if (cora__hbuf_reserve(&req->body, 0) < 0) return -ENOMEM; /* room for the NUL */
     req->body.data[req->body.len] = '\0';
@@ -885,30 +891,33 @@ static int parse_range(const char *v, uint64_t size, uint64_t *from, uint64_t *t
     return 1;
 }
 
+/* Opens path for reading if it is a regular file, with its status in *st. Returns
+ * the fd, -EISDIR for a directory, or another negative errno. */
+static int open_regular(const char *path, struct stat *st)
+{
+    int fd = cora_open(path, O_RDONLY, 0);
+    if (fd < 0) return fd;
+    int err = fstat(fd, st) < 0      ? -errno
+              : S_ISDIR(st->st_mode) ? -EISDIR
+              : S_ISREG(st->st_mode) ? 0
+                                     : -ENOENT;
+    if (err) close(fd);
+    return err ? err : fd;
+}
+
 int cora_http_send_file(cora_http_req *req, const char *path)
 {
     if (!req || !path) return -EINVAL;
-    int fd = cora_open(path, O_RDONLY, 0);
     struct stat st;
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
-        close(fd);
-        char index[PATH_MAX];
+    char index[PATH_MAX];
+    int fd = open_regular(path, &st);
+    if (fd == -EISDIR) { /* a directory: its index.html */
         if (snprintf(index, sizeof index, "%s/index.html", path) >= (int)sizeof index)
-            return cora_http_respond(req, 404, "text/plain", "404 Not Found\n", 14);
-        fd = cora_open(index, O_RDONLY, 0);
-        path = NULL; /* the type is html */
-        if (fd >= 0 && fstat(fd, &st) < 0) {
-            close(fd);
-            fd = -1;
-        }
-    } else if (fd >= 0 && fstat(fd, &st) < 0) {
-        close(fd);
-        fd = -1;
+            return respond_status(req, 404);
+        fd = open_regular(index, &st);
+        path = index;
     }
-    if (fd < 0 || !S_ISREG(st.st_mode)) {
-        if (fd >= 0) close(fd);
-        return cora_http_respond(req, 404, "text/plain; charset=utf-8", "404 Not Found\n", 14);
-    }
+    if (fd < 0) return respond_status(req, 404);
     char etag[64], lastmod[30];
     snprintf(etag, sizeof etag, "\"%llx-%llx\"", (unsigned long long)st.st_mtime,
              (unsigned long long)st.st_size);
@@ -926,7 +935,7 @@ int cora_http_send_file(cora_http_req *req, const char *path)
         close(fd);
         return r;
     }
-    const char *ctype = path ? cora__http_content_type(path) : "text/html; charset=utf-8";
+    const char *ctype = cora__http_content_type(path);
     if (not_modified) {
         close(fd);
         return cora_http_respond(req, 304, NULL, NULL, 0);
@@ -942,8 +951,7 @@ int cora_http_send_file(cora_http_req *req, const char *path)
             close(fd);
             snprintf(cr, sizeof cr, "bytes */%llu", (unsigned long long)size);
             cora_http_set_header(req, "Content-Range", cr);
-            return cora_http_respond(req, 416, "text/plain; charset=utf-8",
-                                     "416 Range Not Satisfiable\n", 26);
+            return respond_status(req, 416);
         }
         if (pr > 0) {
             status = 206;
@@ -990,20 +998,18 @@ static int serve_static(cora_http_req *req, int *err)
             int starts = p == req->path || p[-1] == '/';
             int ends = p[2] == '\0' || p[2] == '/';
             if (starts && ends) {
-                *err =
-                    cora_http_respond(req, 403, "text/plain; charset=utf-8", "403 Forbidden\n", 14);
+                *err = respond_status(req, 403);
                 return 1;
             }
         }
         if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
             cora_http_set_header(req, "Allow", "GET, HEAD");
-            *err = cora_http_respond(req, 405, "text/plain; charset=utf-8",
-                                     "405 Method Not Allowed\n", 23);
+            *err = respond_status(req, 405);
             return 1;
         }
         char full[PATH_MAX];
         if (snprintf(full, sizeof full, "%s/%s", m->root, rest) >= (int)sizeof full) {
-            *err = cora_http_respond(req, 414, "text/plain", "414 URI Too Long\n", 17);
+            *err = respond_status(req, 414);
             return 1;
         }
         *err = cora_http_send_file(req, full);
@@ -1093,10 +1099,9 @@ static int dispatch(cora_http_req *req)
     if (serve_static(req, &err)) return err;
     if (alen) {
         cora_http_set_header(req, "Allow", allow);
-        return cora_http_respond(req, 405, "text/plain; charset=utf-8", "405 Method Not Allowed\n",
-                                 23);
+        return respond_status(req, 405);
     }
-    return cora_http_respond(req, 404, "text/plain; charset=utf-8", "404 Not Found\n", 14);
+    return respond_status(req, 404);
 }
 
 static void access_log(const cora_http_req *req)
