@@ -9,7 +9,7 @@ set -eu
 secs=${1:-60}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=$root/build/fuzz
-targets="fuzz_request fuzz_response fuzz_chunked fuzz_url"
+targets="fuzz_request fuzz_response fuzz_chunked fuzz_url fuzz_ws_frame"
 
 cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="${CC:-clang}" -DCORA_FUZZ=ON \
     -DCORA_SANITIZE= -DCORA_EXAMPLES=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -22,9 +22,13 @@ for t in $targets; do
     found=$build/found/$t
     merged=$build/merged/$t
     mkdir -p "$corpus" "$found"
+    case $t in
+        fuzz_ws_*) dict=$root/fuzz/ws.dict ;;
+        *) dict=$root/fuzz/http.dict ;;
+    esac
     echo "== $t: ${secs}s"
     "$build/fuzz/$t" -max_total_time="$secs" -timeout=10 -max_len=4096 \
-        -use_value_profile=1 -dict="$root/fuzz/http.dict" -print_final_stats=1 \
+        -use_value_profile=1 -dict="$dict" -print_final_stats=1 \
         -artifact_prefix="$build/crashes/$t-" "$found" "$corpus"
     rm -rf "$merged"
     mkdir -p "$merged"

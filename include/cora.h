@@ -8,6 +8,7 @@
 #include "cora/core.h"
 #include "cora/fs.h"
 #include "cora/http.h"
+#include "cora/ws.h"
 #include "cora/io.h"
 #include "cora/net.h"
 #include "cora/proc.h"

@@ -46,4 +46,15 @@ int cora__http_parse_date(const char *s, time_t *t);
  * when unknown). */
 const char *cora__http_content_type(const char *path);
 
+/* Server: hands a request's connection over to another protocol (the WebSocket
+ * upgrade). Sends `head`, a complete response head (101 Switching Protocols), and
+ * marks the request answered and its connection to close once the handler returns.
+ * Sets *s to the connection's stream, which the server still owns and closes after the
+ * handler, and moves the bytes that came after the request head into *early
+ * (malloc'd, *nearly bytes; NULL when none). Returns 0, or -EBUSY when the request
+ * was already answered or has a body, or a write error. */
+typedef struct cora_stream cora_stream;
+int cora__http_upgrade(cora_http_req *req, const char *head, size_t len, cora_stream **s,
+                       char **early, size_t *nearly);
+
 #endif

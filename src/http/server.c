@@ -1255,3 +1255,28 @@ static void *conn_main(void *arg)
     conn_free(c);
     return NULL;
 }
+
+/* ---- handing the connection over (WebSocket) ------------------------------------ */
+
+int cora__http_upgrade(cora_http_req *req, const char *head, size_t len, cora_stream **s,
+                       char **early, size_t *nearly)
+{
+    conn *c = req->c;
+    if (req->started || req->body_state != BODY_DONE) return -EBUSY;
+    req->status = 101;
+    req->started = req->finished = 1;
+    req->close_after = 1; /* the other protocol owns the bytes from here on */
+    struct iovec iov = {(void *)head, len};
+    ssize_t n = put(c, &iov, 1);
+    int r = n < 0 ? (int)n : flush(c);
+    if (r < 0) return r;
+    *early = NULL;
+    *nearly = c->in_len - c->body_at;
+    if (*nearly) {
+        if (!(*early = cora__malloc(*nearly))) return -ENOMEM;
+        memcpy(*early, c->in + c->body_at, *nearly);
+        c->in_len = c->body_at;
+    }
+    *s = c->s;
+    return 0;
+}

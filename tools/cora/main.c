@@ -1,4 +1,4 @@
-/* tools/cora/main.c: the `cora` command: `cora fetch` and `cora serve`. */
+/* tools/cora/main.c: the `cora` command: `cora fetch`, `cora serve` and `cora ws`. */
 #include "tool.h"
 
 #include <errno.h>
@@ -22,6 +22,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cora fetch [-c N] [-o DIR] [--timeout S] [--sequential] [URL...]\n"
                "       cora serve [--host H] [--port P] [--root DIR]\n"
+               "       cora ws [--deflate] [--subprotocol P] URL\n"
                "Run `cora fetch` with no URL for the seed's demo.\n");
 }
 
@@ -36,6 +37,8 @@ int main(int argc, char **argv)
         a.fn = cora_tool_fetch;
     else if (strcmp(argv[1], "serve") == 0)
         a.fn = cora_tool_serve;
+    else if (strcmp(argv[1], "ws") == 0)
+        a.fn = cora_tool_ws;
     else if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
         usage(stdout);
         return 0;

@@ -78,9 +78,10 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cora serve [--host H] [--port P] [--root DIR] [--access-log]\n"
                "                  [--max-connections N]\n"
-               "  GET /hello, POST /echo, GET /delay?ms=N, GET /health; other GETs are\n"
-               "  files under --root (none by default: 404). SIGINT or SIGTERM stops it\n"
-               "  gracefully.\n");
+               "  GET /hello, POST /echo, GET /delay?ms=N, GET /health; WebSockets:\n"
+               "  /ws echoes, GET /chat is a chat room (its socket: /chat/ws?nick=N);\n"
+               "  other GETs are files under --root (none by default: 404). SIGINT or\n"
+               "  SIGTERM stops it gracefully.\n");
 }
 
 int cora_tool_serve(int argc, char **argv)
@@ -138,6 +139,7 @@ int cora_tool_serve(int argc, char **argv)
     cora_http_server *srv;
     int r = cora_http_server_new(&srv, &o);
     if (r == 0) r = cora_tool_add_routes(srv);
+    if (r == 0) r = cora_tool_add_ws_routes(srv);
     if (r == 0 && root) {
         r = cora_http_server_static(srv, "/", root);
         if (r < 0) fprintf(stderr, "cora serve: --root %s: %s\n", root, cora_strerror(r));

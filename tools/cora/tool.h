@@ -8,10 +8,14 @@
 /* Each runs inside cora_run's main task and returns the process exit status. */
 int cora_tool_fetch(int argc, char **argv);
 int cora_tool_serve(int argc, char **argv);
+int cora_tool_ws(int argc, char **argv);
 
 /* The demo server's routes (serve.c), shared with `cora fetch`'s built-in demo: adds
  * /hello, /echo, /delay and /health to srv. */
 int cora_tool_add_routes(cora_http_server *srv);
+
+/* The WebSocket routes of `cora serve` (chat.c): /ws (echo), /chat and /chat/ws. */
+int cora_tool_add_ws_routes(cora_http_server *srv);
 
 /* Seconds since an earlier cora_now_ns() reading. */
 double cora_tool_since(int64_t t0);

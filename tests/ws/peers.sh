@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# tests/ws/peers.sh CORA PEER: `cora serve` against one real WebSocket peer.
+#   python       Python's websockets client on /ws, plain and compressed
+#   python-chat  Python's websockets clients in the /chat/ws room
+#   node         Node's ws client on /ws, plain and compressed
+#   chromium     two headless Chromium pages chatting on /chat
+#   autobahn     every Autobahn case of tests/vectors/websocket-cases.json on /ws
+set -euo pipefail
+cora=$1
+peer=$2
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+pid=
+trap '[[ -n $pid ]] && { kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; }; rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$cora" serve --port 0 >"$work/serve.log" 2>"$work/serve.err" &
+pid=$!
+for _ in $(seq 100); do grep -q '^listening on' "$work/serve.log" && break; sleep 0.05; done
+base=$(sed -n 's|^listening on \(http://[^ ]*\)/$|\1|p' "$work/serve.log")
+[[ -n "$base" ]] || fail "cora serve did not say where it listens"
+ws=ws${base#http}
+
+# Debian's python3 (with python3-websockets), not whatever python3 comes first.
+py=/usr/bin/python3
+case "$peer" in
+  python)
+    "$py" "$here/py_client.py" "$ws/ws"
+    "$py" "$here/py_client.py" --compress --require-compress "$ws/ws" ;;
+  python-chat)
+    "$py" "$here/py_chat_peer.py" "$base"
+    "$py" "$here/py_chat_peer.py" --compress "$base" ;;
+  node)
+    node "$here/node_client.js" "$ws/ws" ;;
+  chromium)
+    node "$here/chat_browser.js" "$base" ;;
+  autobahn)
+    # Every case; the compression families (12, 13) with 20 of their messages each,
+    # which keeps the run under a minute even under sanitizers (all of them: ~4 min).
+    "$py" "$here/autobahn.py" --jobs 2 --max-deflate-messages 20 "$ws/ws" ;;
+  *) fail "unknown peer $peer" ;;
+esac
+
+# The server must still be healthy, and must have said nothing alarming.
+[[ $(curl -sS "$base/health") == ok ]] || fail "cora serve unhealthy after the peer"
+kill -TERM "$pid"
+wait "$pid" || fail "cora serve exited with $? after SIGTERM"
+pid=
+if grep -v -e '^cora serve: SIGTERM' "$work/serve.err" | grep -q .; then
+  cat "$work/serve.err"
+  fail "cora serve complained"
+fi
+echo "ok: $peer"
