@@ -325,7 +325,9 @@ static void *main_back_pressure(void *arg)
     pushed = 0;
     cora_ws *ws = connect_to(&ts, "/push", NULL);
     cora_sleep(1.3);
-    assert_int_equal(server_rc, -ETIMEDOUT);
+    /* The deadline cut the send short: before its first byte (-ETIMEDOUT) or in the
+     * middle of a frame, which breaks the link (-EPIPE). */
+    assert_true(server_rc == -ETIMEDOUT || server_rc == -EPIPE);
     assert_true(pushed > 0);
     assert_true(pushed < 32u << 20); /* kernel buffers + 64 KiB, not a second's worth */
     cora_ws_free(ws);                /* abruptly */

@@ -88,8 +88,9 @@ int cora_ws_compressed(const cora_ws *ws);
 /* Sends one whole message. Text must be valid UTF-8 (-EINVAL otherwise, nothing
  * sent). Returns 0 once the message is handed to the socket. If the send is cut short
  * by cancellation or a deadline midway through the frame, the connection is no longer
- * usable (a peer cannot be sent half a frame and then another): it is failed with
- * 1011 and later calls give -EPIPE. */
+ * usable (a peer cannot be sent half a frame and then another): the link is shut
+ * down (the peer sees 1006) and this and later calls give -EPIPE. -EDEADLK when the calling task is in the middle of
+ * its own fragmented message (cora_ws_send_fragment without fin yet). */
 int cora_ws_send(cora_ws *ws, cora_ws_type type, const void *data, size_t len);
 int cora_ws_send_text(cora_ws *ws, const char *text); /* strlen(text) bytes */
 

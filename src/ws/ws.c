@@ -206,7 +206,13 @@ static int write_frame(cora_ws *ws, int fin, int rsv, int op, const uint8_t *p, 
     if (done != total || w < 0) {
         /* Half a frame went out (or nothing could): the peer's view of the stream is
          * broken from here on. */
-        if (done != 0 && done != total) ws->dead = 1, w = -EPIPE;
+        if (done != 0 && done != total) {
+            /* Nothing can follow half a frame: end the link both ways, so that the
+             * peer sees it end (1006) and our own receiver stops waiting. */
+            shutdown(cora_stream_fd(ws->s), SHUT_RDWR);
+            ws->dead = 1;
+            w = -EPIPE;
+        }
         if (w == -EPIPE || w == -ECONNRESET) ws->dead = 1;
     }
     if (op == WS_OP_CLOSE && w >= 0) ws->close_sent = 1;

@@ -583,28 +583,25 @@ class Conn:
                 self.close_sent_first = True
                 self.add_timer(self.close_timeout, "close_timeout")
 
+    def _close_socket(self, by):
+        self.tcp_closed_by = by
+        self.open = False
+        try:
+            if self.sock is not None:
+                self.sock.close()
+        except OSError:
+            pass
+
     def drop(self, why):
         if self.open:
             self.drop_reason = why
-            self.tcp_closed_by = "client"
-            self.open = False
-            try:
-                if self.sock is not None:
-                    self.sock.close()
-            except OSError:
-                pass
+            self._close_socket("client")
 
     def server_gone(self, why):
         if self.open:
-            self.tcp_closed_by = "server"
             if why != "server closed TCP":
                 self.tcp_close_how = why
-            self.open = False
-            try:
-                if self.sock is not None:
-                    self.sock.close()
-            except OSError:
-                pass
+            self._close_socket("server")
 
     def _do_send(self):
         while self.out:

@@ -6,7 +6,7 @@ for cora's WebSocket *client* to talk to.
 
 Echoes every message on any path, text as text and binary as binary; answers pings
 (the library does) and echoes the client's close code. permessage-deflate is accepted
-unless --no-compress; messages up to 16 MiB. --port 0 (the default) takes a free port.
+unless --no-compress; messages up to 64 MiB. --port 0 (the default) takes a free port.
 Prints "listening on ws://HOST:PORT/" on stdout once it accepts connections, then runs
 until SIGINT or SIGTERM. Use /usr/bin/python3: another python3 may lack Debian's modules.
 """
@@ -42,7 +42,7 @@ async def main():
         args.host,
         args.port,
         compression=None if args.no_compress else 'deflate',
-        max_size=16 << 20,
+        max_size=64 << 20,  # above Autobahn 9.x's 16 MiB messages
         ping_interval=None,
     ) as server:
         port = server.sockets[0].getsockname()[1]

@@ -69,6 +69,7 @@ static void *signal_watch(void *arg)
     if (s > 0) {
         fprintf(stderr, "cora serve: %s, finishing requests in flight\n",
                 s == SIGINT ? "SIGINT" : "SIGTERM");
+        cora_tool_close_ws(); /* chat members get 1001 instead of waiting out the grace */
         cora_http_server_shutdown(srv, 10.0);
     }
     return NULL;

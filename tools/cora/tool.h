@@ -16,6 +16,8 @@ int cora_tool_add_routes(cora_http_server *srv);
 
 /* The WebSocket routes of `cora serve` (chat.c): /ws (echo), /chat and /chat/ws. */
 int cora_tool_add_ws_routes(cora_http_server *srv);
+/* Closes the chat room's members with 1001 (graceful shutdown). */
+void cora_tool_close_ws(void);
 
 /* Seconds since an earlier cora_now_ns() reading. */
 double cora_tool_since(int64_t t0);
