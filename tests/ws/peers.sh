@@ -5,6 +5,8 @@
 #   node         Node's ws client on /ws, plain and compressed
 #   chromium     two headless Chromium pages chatting on /chat
 #   autobahn     every Autobahn case of tests/vectors/websocket-cases.json on /ws
+#   cora-ws      `cora ws` (the command-line client) against /ws and against Python's
+#                websockets server, lines from stdin, plain and compressed
 set -euo pipefail
 cora=$1
 peer=$2
@@ -38,6 +40,26 @@ case "$peer" in
     # Every case; the compression families (12, 13) with 20 of their messages each,
     # which keeps the run under a minute even under sanitizers (all of them: ~4 min).
     "$py" "$here/autobahn.py" --jobs 2 --max-deflate-messages 20 "$ws/ws" ;;
+  cora-ws)
+    lines=$'first line\nsecond, with \xc3\xa9\n\nlast without newline'
+    want=$'first line\nsecond, with \xc3\xa9\n\nlast without newline'
+    for opt in "" --deflate; do
+      got=$(printf '%s' "$lines" | "$cora" ws $opt "$ws/ws" 2>"$work/ws.err")
+      [[ "$got" == "$want" ]] || fail "cora ws $opt against /ws: got '$got'"
+      grep -q "^connected to $ws/ws${opt:+ (deflate)}\$" "$work/ws.err" || fail "$(cat "$work/ws.err")"
+    done
+    "$py" "$here/py_ws_server.py" >"$work/py.log" &
+    pypid=$!
+    for _ in $(seq 100); do grep -q '^listening on' "$work/py.log" && break; sleep 0.05; done
+    pyurl=$(sed -n 's|^listening on \(ws://[^ ]*\)$|\1|p' "$work/py.log")
+    got=$(printf '%s' "$lines" | "$cora" ws --deflate --linger 1 "$pyurl" 2>"$work/ws.err") || true
+    kill "$pypid"; wait "$pypid" 2>/dev/null || true
+    [[ "$got" == "$want" ]] || fail "cora ws against Python: got '$got' ($(cat "$work/ws.err"))"
+    # Errors: a bad URL, a refused upgrade.
+    "$cora" ws http://x/ 2>"$work/ws.err" </dev/null && fail "cora ws accepted http://"
+    grep -q "not a ws:// or wss:// URL" "$work/ws.err" || fail "bad URL message: $(cat "$work/ws.err")"
+    "$cora" ws "$ws/hello" 2>"$work/ws.err" </dev/null && fail "cora ws accepted /hello"
+    grep -q "did not accept the WebSocket upgrade" "$work/ws.err" || fail "refused upgrade message: $(cat "$work/ws.err")" ;;
   *) fail "unknown peer $peer" ;;
 esac
 

@@ -14,6 +14,7 @@
 
 typedef struct session {
     cora_ws *ws;
+    double linger; /* seconds to keep receiving after the end of input */
 } session;
 
 static void *receiver(void *arg)
@@ -87,28 +88,32 @@ static void *sender(void *arg)
     session *s = arg;
     int r = send_lines(s);
     if (r == -EPIPE) return NULL; /* the server went first: the receiver reports it */
+    /* Answers to the last lines may still be on their way; a server that sees our
+     * close first may drop them. */
+    if (r == 0 && s->linger > 0) r = cora_sleep(s->linger);
     if (r == 0) r = cora_ws_close(s->ws, 1000, "");
     return r < 0 ? cora_fail(r) : NULL;
 }
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cora ws [--deflate] [--subprotocol P] [--timeout S] URL\n"
+    fprintf(f, "usage: cora ws [--deflate] [--subprotocol P] [--timeout S] [--linger S] URL\n"
                "  Sends each line of stdin as a text message and prints each message\n"
-               "  received. URL is ws://HOST[:PORT]/PATH or wss://...\n");
+               "  received. URL is ws://HOST[:PORT]/PATH or wss://... The end of input\n"
+               "  closes the connection, --linger S seconds later (default 0).\n");
 }
 
 int cora_tool_ws(int argc, char **argv)
 {
     cora_ws_opts o = {0};
-    static const struct option longs[] = {{"deflate", no_argument, NULL, 'd'},
-                                          {"subprotocol", required_argument, NULL, 's'},
-                                          {"timeout", required_argument, NULL, 't'},
-                                          {"help", no_argument, NULL, 'h'},
-                                          {NULL, 0, NULL, 0}};
+    session s = {0};
+    static const struct option longs[] = {
+        {"deflate", no_argument, NULL, 'd'},       {"subprotocol", required_argument, NULL, 's'},
+        {"timeout", required_argument, NULL, 't'}, {"linger", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0}};
     int ch;
     optind = 1;
-    while ((ch = getopt_long(argc, argv, "ds:t:h", longs, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "ds:t:l:h", longs, NULL)) != -1) {
         char *end;
         switch (ch) {
         case 'd':
@@ -121,6 +126,13 @@ int cora_tool_ws(int argc, char **argv)
             o.handshake_timeout = strtod(optarg, &end);
             if (*end || o.handshake_timeout <= 0) {
                 fprintf(stderr, "cora ws: bad timeout '%s'\n", optarg);
+                return 2;
+            }
+            break;
+        case 'l':
+            s.linger = strtod(optarg, &end);
+            if (*end || s.linger < 0) {
+                fprintf(stderr, "cora ws: bad linger '%s'\n", optarg);
                 return 2;
             }
             break;
@@ -137,11 +149,12 @@ int cora_tool_ws(int argc, char **argv)
         return 2;
     }
     const char *url = argv[optind];
-    session s = {0};
     int r = cora_ws_connect(url, &o, &s.ws);
     if (r < 0) {
         fprintf(stderr, "cora ws: %s: %s\n", url,
-                r == -EINVAL ? "not a ws:// or wss:// URL" : cora_strerror(r));
+                r == -EINVAL   ? "not a ws:// or wss:// URL"
+                : r == -EPROTO ? "the server did not accept the WebSocket upgrade"
+                               : cora_strerror(r));
         return 1;
     }
     fprintf(stderr, "connected to %s%s%s%s\n", url, cora_ws_compressed(s.ws) ? " (deflate)" : "",
