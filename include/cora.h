@@ -6,6 +6,7 @@
 #define CORA_H
 
 #include "cora/core.h"
+#include "cora/debug.h"
 #include "cora/fs.h"
 #include "cora/http.h"
 #include "cora/ws.h"

@@ -88,7 +88,7 @@ int cora_group_spawn(cora_group *g, cora_fn fn, void *arg, const cora_spawn_opts
     group_impl *G = impl(g);
     if (G->loop != cora__loop()) return -EPERM;
     cora_task *t;
-    int r = cora_spawn_ex(&t, fn, arg, opts);
+    int r = cora__spawn_at(&t, fn, arg, opts, __builtin_return_address(0));
     if (r < 0) return r;
     t->group = G;
     t->in_group = true;

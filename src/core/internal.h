@@ -226,6 +226,7 @@ struct cora_task {
     uint32_t nlocals, caplocals;
     uint64_t id;
     uint64_t done_seq; /* the loop's count of ended tasks when this one ended */
+    void *spawn_site;  /* debug mode: the return address of the spawn call */
 #ifdef CORA__ASAN
     void *asan_fake;
 #endif
@@ -274,7 +275,8 @@ struct cora_loop {
     size_t nfree_tasks;
     size_t inflight; /* operations submitted to the backend and not completed */
     bool stopping;   /* main has ended: the rest are being cancelled */
-    bool debug;      /* CORA_DEBUG=1 */
+    bool debug;      /* CORA_DEBUG=1 or cora_debug_set */
+    struct cora__dbg *dbg; /* debug mode's state (debug.c), NULL when never on */
     char backend_note[160]; /* why the preferred backend was not used, if it was not */
 
     /* Cross-thread inbox: the only state other threads touch. */
@@ -367,6 +369,20 @@ void cora__report_unobserved(cora_task *t);
 /* Ctrl-C handling for cora_run (interrupt.c). */
 void cora__interrupt_install(cora_loop *loop);
 void cora__interrupt_remove(cora_loop *loop);
+
+/* Debug mode (debug.c). default: whether a new loop starts in debug mode (the API's
+ * choice, else CORA_DEBUG). loop_start registers the loop with the watchdog (0,
+ * -ENOMEM or -EAGAIN); loop_stop undoes it. The switch hooks run only when
+ * loop->debug is set. */
+typedef struct cora__dbg cora__dbg;
+bool cora__debug_default(void);
+int cora__debug_loop_start(cora_loop *loop);
+void cora__debug_loop_stop(cora_loop *loop);
+void cora__debug_switch_in(cora_loop *loop, cora_task *t);
+void cora__debug_switch_out(cora_loop *loop, cora_task *t);
+/* cora_spawn_ex with the spawn site to record in debug mode. */
+int cora__spawn_at(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts *opts,
+                   void *site);
 
 int cora__local_inherit(cora_task *child, const cora_task *parent);
 

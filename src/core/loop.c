@@ -186,8 +186,7 @@ static int loop_init(cora_loop *loop)
     cora__list_init(&loop->runq);
     cora__list_init(&loop->tasks);
     cora__heap_init(&loop->timers);
-    const char *dbg = getenv("CORA_DEBUG");
-    loop->debug = dbg && dbg[0] && strcmp(dbg, "0") != 0;
+    loop->debug = cora__debug_default();
     pthread_mutex_init(&loop->inbox_lock, NULL);
     atomic_init(&loop->wake_pending, 0);
     cora__stack_pool_init(&loop->stacks);
@@ -216,6 +215,7 @@ static void loop_close(cora_loop *loop)
         free(t);
     }
     cora__io_close(loop);
+    cora__debug_loop_stop(loop);
     cora__heap_free(&loop->timers);
     cora__stack_pool_close(&loop->stacks);
     pthread_mutex_destroy(&loop->inbox_lock);
@@ -261,8 +261,12 @@ int cora_run(cora_fn main, void *arg, void **result)
 #ifdef CORA__TSAN
     loop->tsan_fiber = __tsan_get_current_fiber();
 #endif
+    /* Debug mode that cannot start (no memory, no thread) leaves the loop without it
+     * rather than failing the program. */
+    if (loop->debug && cora__debug_loop_start(loop) < 0) loop->debug = false;
     cora_task *m = NULL;
-    r = cora_spawn_ex(&m, main, arg, &(cora_spawn_opts){.name = "main"});
+    r = cora__spawn_at(&m, main, arg, &(cora_spawn_opts){.name = "main"},
+                       __builtin_return_address(0));
     if (r == 0) {
         loop->main = m;
         m->is_main = true;

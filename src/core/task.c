@@ -124,7 +124,13 @@ void cora__task_switch_in(cora_loop *loop, cora_task *t)
     loop->current = t;
     t->state = CORA__RUNNING;
     t->budget = CORA__BUDGET;
-    switch_to_task(loop, t);
+    if (loop->debug) {
+        cora__debug_switch_in(loop, t);
+        switch_to_task(loop, t);
+        cora__debug_switch_out(loop, t);
+    } else {
+        switch_to_task(loop, t);
+    }
     loop->current = NULL;
     if (t->state != CORA__DONE) return;
 ended:
@@ -164,7 +170,8 @@ void cora__report_unobserved(cora_task *t)
 
 /* ---- Spawning ------------------------------------------------------------------ */
 
-int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts *opts)
+int cora__spawn_at(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts *opts,
+                   void *site)
 {
     cora_loop *loop = cora__loop();
     if (!loop) return -EPERM;
@@ -188,6 +195,7 @@ int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts 
     t->state = CORA__READY;
     t->timer.index = SIZE_MAX;
     t->id = ++loop->next_task_id;
+    if (loop->debug) t->spawn_site = site;
     /* The default name "task-<id>" is made when first asked for: formatting it
      * here would cost more than the rest of spawn. */
     if (opts && opts->name) snprintf(t->name, sizeof t->name, "%s", opts->name);
@@ -210,10 +218,17 @@ int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts 
     return 0;
 }
 
+/* The spawn site is the caller's return address: one register read, kept only in
+ * debug mode. */
+int cora_spawn_ex(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts *opts)
+{
+    return cora__spawn_at(out, fn, arg, opts, __builtin_return_address(0));
+}
+
 cora_task *cora_spawn(cora_fn fn, void *arg)
 {
     cora_task *t = NULL;
-    int r = cora_spawn_ex(&t, fn, arg, NULL);
+    int r = cora__spawn_at(&t, fn, arg, NULL, __builtin_return_address(0));
     if (r < 0) errno = -r;
     return t;
 }

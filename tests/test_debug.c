@@ -1,0 +1,239 @@
+/* tests/test_debug.c: debug mode (cora/debug.h, docs/debug.md): the blocking
+ * detector and its naming of blocking calls. Each scenario runs in a forked child
+ * whose stderr goes to a pipe, and the test checks the text and its order: debug mode
+ * writes with write(2) and so does the scenario's marker, so the order in the pipe is
+ * the order in time. Runs once per backend (see harness.h). */
+#include "harness.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/wait.h>
+#include <time.h>
+
+/* Not static, and the binary is linked with -rdynamic (tests/CMakeLists.txt), so
+ * that dladdr can name these functions in the reports. */
+void *debug_test_spin(void *arg);
+void *debug_test_sleep(void *arg);
+void *debug_test_read(void *arg);
+
+static void mark(const char *s)
+{
+    ssize_t w = write(2, s, strlen(s));
+    (void)w;
+}
+
+void *debug_test_spin(void *arg)
+{
+    int64_t ms = (intptr_t)arg;
+    int64_t end = cora_now_ns() + ms * 1000000;
+    while (cora_now_ns() < end) {
+    }
+    mark("MARK spin over\n");
+    return NULL;
+}
+
+void *debug_test_sleep(void *arg)
+{
+    (void)arg;
+    sleep(1); /* the mistake: blocks the whole loop (the signal may cut it short) */
+    mark("MARK sleep over\n");
+    return NULL;
+}
+
+static void *write_later(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    nanosleep(&(struct timespec){0, 300000000}, NULL);
+    ssize_t w = write(fd, "x", 1);
+    (void)w;
+    return NULL;
+}
+
+void *debug_test_read(void *arg)
+{
+    (void)arg;
+    int p[2];
+    if (pipe(p) != 0) return cora_fail(-errno);
+    pthread_t th;
+    pthread_create(&th, NULL, write_later, (void *)(intptr_t)p[1]);
+    char c;
+    ssize_t n = read(p[0], &c, 1); /* the mistake: a blocking read in a task */
+    pthread_join(th, NULL);
+    close(p[0]);
+    close(p[1]);
+    mark(n == 1 ? "MARK read over\n" : "MARK read failed\n");
+    return NULL;
+}
+
+typedef struct {
+    cora_fn fn;
+    intptr_t arg;
+    const char *name;
+} scenario;
+
+void *scenario_main(void *arg);
+void *scenario_main(void *arg)
+{
+    scenario *s = arg;
+    cora_task *t = NULL;
+    int r = cora_spawn_ex(&t, s->fn, (void *)s->arg, &(cora_spawn_opts){.name = s->name});
+    if (r < 0) return cora_fail(r);
+    r = cora_await(t, NULL);
+    return r < 0 ? cora_fail(r) : NULL;
+}
+
+enum { VIA_ENV, VIA_API, OFF };
+
+/* Runs the scenario in a child with debug mode switched on as `how` says and a 50 ms
+ * threshold; returns what the child wrote to stderr (NUL-terminated, in out). */
+static void run_child(scenario *s, int how, char *out, size_t cap)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        unsetenv("CORA_DEBUG");
+        unsetenv("CORA_DEBUG_BLOCKING_MS");
+        if (how == VIA_ENV) {
+            setenv("CORA_DEBUG", "1", 1);
+            setenv("CORA_DEBUG_BLOCKING_MS", "50", 1);
+        } else if (how == VIA_API) {
+            cora_debug_set(&(cora_debug_opts){.on = 1, .blocking_ns = 50 * 1000000});
+        }
+        int r = cora_run(scenario_main, s, NULL);
+        _exit(r == 0 ? 0 : 3);
+    }
+    close(p[1]);
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(p[0], out + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = 0;
+    close(p[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (getenv("CORA_TEST_SHOW")) fprintf(stderr, "--- child's stderr:\n%s---\n", out);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fprintf(stderr, "child:\n%s\n", out);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
+/* Asserts that the needles appear in `text` in this order; NULL ends the list. */
+static void assert_in_order(const char *text, const char *const *needles)
+{
+    const char *at = text;
+    for (; *needles; needles++) {
+        const char *f = strstr(at, *needles);
+        if (!f) fprintf(stderr, "missing, in order: \"%s\" in:\n%s\n", *needles, text);
+        assert_non_null(f);
+        at = f + strlen(*needles);
+    }
+}
+
+static char out[65536];
+
+/* A task that spins for 300 ms is reported while it spins: name, spawn site,
+ * backtrace with the spinning function; then, after it ends, how long it held the
+ * loop. Debug mode from the environment. */
+static void spin_reported_while_blocking(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_spin, 300, "spinner"};
+    run_child(&s, VIA_ENV, out, sizeof out);
+    assert_in_order(out, (const char *const[]){
+                             "cora: debug: task 'spinner'", "without reaching a suspension point",
+                             "spawned at: scenario_main", "backtrace", "debug_test_spin",
+                             "MARK spin over", "task 'spinner'", "held the loop for", NULL});
+    /* Once per episode, and the spin is no blocking call. */
+    assert_null(strstr(strstr(out, "has been running") + 1, "has been running"));
+    assert_null(strstr(out, "it is blocked in"));
+}
+
+/* sleep() in a task is named, with the advice to use cora_sleep. Debug mode from the
+ * API. */
+static void sleep_named(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_sleep, 0, "sleeper"};
+    run_child(&s, VIA_API, out, sizeof out);
+    assert_in_order(out, (const char *const[]){"task 'sleeper'", "it is blocked in sleep()",
+                                               "use cora_sleep()", "debug_test_sleep",
+                                               "held the loop for", NULL});
+    /* The report's signal may cut the sleep short (EINTR): the marker's place is not
+     * asserted. */
+    assert_non_null(strstr(out, "MARK sleep over"));
+}
+
+/* A blocking read() on a pipe is named, with cora_read as the fix. */
+static void read_named(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_read, 0, "reader"};
+    run_child(&s, VIA_ENV, out, sizeof out);
+    assert_in_order(out, (const char *const[]){"task 'reader'", "it is blocked in read()",
+                                               "use cora_read()", "debug_test_read",
+                                               "MARK read over", "held the loop for", NULL});
+}
+
+/* Debug mode off: the same spin prints nothing but the scenario's own marker. */
+static void off_prints_nothing(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_spin, 300, "spinner"};
+    run_child(&s, OFF, out, sizeof out);
+    assert_string_equal(out, "MARK spin over\n");
+}
+
+/* Short runs are not reported: a task that yields often never crosses the threshold. */
+static void *yields_often(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) {
+        int64_t end = cora_now_ns() + 5 * 1000000;
+        while (cora_now_ns() < end) {
+        }
+        cora_yield();
+    }
+    mark("MARK done\n");
+    return NULL;
+}
+
+static void short_runs_quiet(void **state)
+{
+    (void)state;
+    scenario s = {yields_often, 0, "polite"};
+    run_child(&s, VIA_ENV, out, sizeof out);
+    assert_string_equal(out, "MARK done\n");
+}
+
+/* The API's switch: on and off, seen by cora_debug_enabled inside and outside. */
+static void *check_enabled(void *arg)
+{
+    (void)arg;
+    assert_int_equal(cora_debug_enabled(), 1);
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 0}), 0);
+    assert_int_equal(cora_debug_enabled(), 0);
+    return NULL;
+}
+
+static void api_switch(void **state)
+{
+    (void)state;
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.blocking_ns = -1}), -EINVAL);
+    assert_int_equal(cora_debug_set(NULL), -EINVAL);
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 1}), 0);
+    assert_int_equal(cora_debug_enabled(), 1);
+    run_ok(check_enabled, NULL);
+    assert_int_equal(cora_debug_enabled(), 0);
+}
+
+static const struct CMUnitTest tests[] = {
+    CORA_TEST(spin_reported_while_blocking), CORA_TEST(sleep_named),      CORA_TEST(read_named),
+    CORA_TEST(off_prints_nothing),           CORA_TEST(short_runs_quiet), CORA_TEST(api_switch),
+};
+
+CORA_TEST_MAIN("debug", tests)
