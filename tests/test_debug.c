@@ -1,8 +1,8 @@
 /* tests/test_debug.c: debug mode (cora/debug.h, docs/debug.md): the blocking
- * detector and its naming of blocking calls. Each scenario runs in a forked child
- * whose stderr goes to a pipe, and the test checks the text and its order: debug mode
- * writes with write(2) and so does the scenario's marker, so the order in the pipe is
- * the order in time. Runs once per backend (see harness.h). */
+ * detector and its naming of blocking calls, and the loop's stats. Each scenario runs in a forked
+ * child whose stderr goes to a pipe, and the test checks the text and its order: debug mode writes
+ * with write(2) and so does the scenario's marker, so the order in the pipe is the order in time.
+ * Runs once per backend (see harness.h). */
 #include "harness.h"
 
 #include <fcntl.h>
@@ -231,9 +231,134 @@ static void api_switch(void **state)
     assert_int_equal(cora_debug_enabled(), 0);
 }
 
+/* ---- Stats ---------------------------------------------------------------------- */
+
+static void *yield_once(void *arg)
+{
+    (void)arg;
+    cora_yield();
+    return NULL;
+}
+
+static void *sleep_long(void *arg)
+{
+    (void)arg;
+    cora_sleep(60);
+    return NULL;
+}
+
+static void *main_stats_count(void *arg)
+{
+    (void)arg;
+    cora_stats a, b;
+    assert_int_equal(cora_stats_get(NULL), -EINVAL);
+    assert_int_equal(cora_stats_get(&a), 0);
+    assert_int_equal(a.spawns, 1); /* main */
+    assert_int_equal(a.live_tasks, 1);
+    assert_int_equal(a.switches, 1);
+
+    enum { N = 10 };
+    cora_task *t[N];
+    for (int i = 0; i < N; i++)
+        assert_non_null(t[i] = cora_spawn(yield_once, NULL));
+    assert_int_equal(cora_stats_get(&b), 0);
+    assert_int_equal(b.spawns, a.spawns + N);
+    assert_int_equal(b.live_tasks, a.live_tasks + N);
+    assert_int_equal(b.switches, a.switches); /* spawn never switches */
+    for (int i = 0; i < N; i++)
+        assert_int_equal(cora_await(t[i], NULL), 0);
+    assert_int_equal(cora_stats_get(&b), 0);
+    assert_int_equal(b.live_tasks, a.live_tasks);
+    /* Each child ran twice (start, after its yield); main came back at least once. */
+    assert_true(b.switches >= a.switches + 2 * N + 1);
+
+    /* A sleeping task arms a timer; cancelled, it no longer has one. */
+    cora_task *s = cora_spawn(sleep_long, NULL);
+    cora_yield();
+    assert_int_equal(cora_stats_get(&b), 0);
+    assert_int_equal(b.timers_armed, a.timers_armed + 1);
+    cora_cancel(s);
+    assert_int_equal(cora_await(s, NULL), -ECANCELED);
+    assert_int_equal(cora_stats_get(&b), 0);
+    assert_int_equal(b.timers_armed, a.timers_armed);
+
+    /* Each read is one operation handed to the backend. */
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(write(p[1], "ab", 2), 2);
+    cora_stats_get(&a);
+    char c;
+    assert_int_equal(cora_read(p[0], &c, 1), 1);
+    assert_int_equal(cora_read(p[0], &c, 1), 1);
+    cora_stats_get(&b);
+    assert_int_equal(b.io_submitted, a.io_submitted + 2);
+    assert_int_equal(b.io_in_flight, 0);
+    close(p[0]);
+    close(p[1]);
+
+    /* Debug mode off: the times are not kept. */
+    assert_int_equal(b.poll_ns, 0);
+    assert_int_equal(b.run_ns, 0);
+    assert_int_equal(b.longest_hold_ns, 0);
+    assert_string_equal(b.longest_hold_task, "");
+    return NULL;
+}
+
+/* The counters move as the loop works (debug mode off). */
+static void stats_count(void **state)
+{
+    (void)state;
+    cora_stats st;
+    assert_int_equal(cora_stats_get(&st), -EPERM);
+    run_ok(main_stats_count, NULL);
+}
+
+static void *spin_20ms(void *arg)
+{
+    (void)arg;
+    int64_t end = cora_now_ns() + 20 * 1000000;
+    while (cora_now_ns() < end) {
+    }
+    return NULL;
+}
+
+static void *main_stats_times(void *arg)
+{
+    (void)arg;
+    cora_task *t = NULL;
+    assert_int_equal(cora_spawn_ex(&t, spin_20ms, NULL, &(cora_spawn_opts){.name = "hog"}), 0);
+    assert_int_equal(cora_await(t, NULL), 0);
+    cora_sleep(0.01); /* the loop polls (waits) meanwhile */
+    cora_stats st;
+    assert_int_equal(cora_stats_get(&st), 0);
+    assert_true(st.longest_hold_ns >= 20 * 1000000);
+    assert_string_equal(st.longest_hold_task, "hog");
+    assert_true(st.run_ns >= st.longest_hold_ns);
+    assert_true(st.poll_ns > 0);
+    return NULL;
+}
+
+/* In debug mode the times are kept too: the longest hold names its task. */
+static void stats_times_in_debug(void **state)
+{
+    (void)state;
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 1, .blocking_ns = 1000000000}), 0);
+    run_ok(main_stats_times, NULL);
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 0}), 0);
+}
+
+/* One case a line: tests/CMakeLists.txt registers them by this pattern. */
+// clang-format off
 static const struct CMUnitTest tests[] = {
-    CORA_TEST(spin_reported_while_blocking), CORA_TEST(sleep_named),      CORA_TEST(read_named),
-    CORA_TEST(off_prints_nothing),           CORA_TEST(short_runs_quiet), CORA_TEST(api_switch),
+    CORA_TEST(spin_reported_while_blocking),
+    CORA_TEST(sleep_named),
+    CORA_TEST(read_named),
+    CORA_TEST(off_prints_nothing),
+    CORA_TEST(short_runs_quiet),
+    CORA_TEST(api_switch),
+    CORA_TEST(stats_count),
+    CORA_TEST(stats_times_in_debug),
 };
+// clang-format on
 
 CORA_TEST_MAIN("debug", tests)

@@ -19,6 +19,8 @@
 #ifndef CORA_DEBUG_H
 #define CORA_DEBUG_H
 
+#include "core.h"
+
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -41,6 +43,26 @@ typedef struct cora_debug_opts {
  * watchdog thread could not be started (debug mode then stays off).
  * Ownership: opts is read during the call only. */
 int cora_debug_set(const cora_debug_opts *opts);
+
+/* Counters of the calling thread's loop since it started, for metrics and tests.
+ * The counts are kept always (a plain increment each); the times need a clock read
+ * per switch and per poll, so they are kept only while debug mode is on (0 else). */
+typedef struct cora_stats {
+    uint64_t switches;       /* switches into a task */
+    uint64_t spawns;         /* tasks spawned, the main task included */
+    uint64_t live_tasks;     /* tasks spawned and not yet ended */
+    uint64_t timers_armed;   /* timers waiting now (sleeps, deadlines) */
+    uint64_t io_submitted;   /* I/O operations handed to the backend */
+    uint64_t io_in_flight;   /* of which not completed yet */
+    int64_t poll_ns;         /* debug mode: time spent polling the backend */
+    int64_t run_ns;          /* debug mode: time spent running tasks */
+    int64_t longest_hold_ns; /* debug mode: the longest a task ran without suspending */
+    char longest_hold_task[CORA_TASK_NAME_MAX]; /* that task's name ("" if none) */
+} cora_stats;
+
+/* Fills *out with the calling thread's loop's counters. Returns 0, -EINVAL if out is
+ * NULL, or -EPERM outside a loop. Ownership: out belongs to the caller. */
+int cora_stats_get(cora_stats *out);
 
 /* 1 if debug mode is on for the calling thread's loop (outside a loop: for the next
  * loop this thread would start), else 0. */

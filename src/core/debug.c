@@ -492,6 +492,11 @@ void cora__debug_switch_out(cora_loop *loop, cora_task *t)
     while (reported && d->written != d->episode)
         pthread_cond_wait(&d->reported, &d->lock);
     pthread_mutex_unlock(&d->lock);
+    loop->stat_run_ns += held;
+    if (held > loop->stat_longest_ns) {
+        loop->stat_longest_ns = held;
+        snprintf(loop->stat_longest_name, sizeof loop->stat_longest_name, "%s", cora_task_name(t));
+    }
     if (reported) {
         char line[160 + CORA_TASK_NAME_MAX];
         int n = snprintf(line, sizeof line,
@@ -528,6 +533,25 @@ int cora_debug_set(const cora_debug_opts *opts)
     loop->dbg->threshold_ns = threshold_ns();
     pthread_mutex_unlock(&wd.lock);
     loop->debug = true;
+    return 0;
+}
+
+int cora_stats_get(cora_stats *out)
+{
+    cora_loop *loop = cora__tls_loop;
+    if (!out) return -EINVAL;
+    if (!loop) return -EPERM;
+    memset(out, 0, sizeof *out);
+    out->switches = loop->stat_switches;
+    out->spawns = loop->stat_spawns;
+    out->live_tasks = loop->live;
+    out->timers_armed = loop->timers.len;
+    out->io_submitted = loop->stat_ops;
+    out->io_in_flight = loop->inflight;
+    out->poll_ns = loop->stat_poll_ns;
+    out->run_ns = loop->stat_run_ns;
+    out->longest_hold_ns = loop->stat_longest_ns;
+    snprintf(out->longest_hold_task, sizeof out->longest_hold_task, "%s", loop->stat_longest_name);
     return 0;
 }
 

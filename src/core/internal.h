@@ -277,6 +277,11 @@ struct cora_loop {
     bool stopping;   /* main has ended: the rest are being cancelled */
     bool debug;      /* CORA_DEBUG=1 or cora_debug_set */
     struct cora__dbg *dbg; /* debug mode's state (debug.c), NULL when never on */
+    /* cora_stats_get's counters: plain increments, always on. */
+    uint64_t stat_switches, stat_spawns, stat_ops;
+    /* Those that need the clock, kept in debug mode only. */
+    int64_t stat_poll_ns, stat_run_ns, stat_longest_ns;
+    char stat_longest_name[CORA_TASK_NAME_MAX];
     char backend_note[160]; /* why the preferred backend was not used, if it was not */
 
     /* Cross-thread inbox: the only state other threads touch. */

@@ -172,7 +172,14 @@ static int run_rounds(cora_loop *loop)
          * wake-up eventfd, whose news the inbox flag already carries. Skipping it
          * keeps a round of ready tasks free of system calls. */
         if (timeout == 0 && loop->inflight == 0) continue;
-        int r = loop->backend->poll(loop, timeout);
+        int r;
+        if (loop->debug) {
+            int64_t t0 = cora_now_ns();
+            r = loop->backend->poll(loop, timeout);
+            loop->stat_poll_ns += cora_now_ns() - t0;
+        } else {
+            r = loop->backend->poll(loop, timeout);
+        }
         if (r < 0) return r;
     }
 }

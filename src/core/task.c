@@ -124,6 +124,7 @@ void cora__task_switch_in(cora_loop *loop, cora_task *t)
     loop->current = t;
     t->state = CORA__RUNNING;
     t->budget = CORA__BUDGET;
+    loop->stat_switches++;
     if (loop->debug) {
         cora__debug_switch_in(loop, t);
         switch_to_task(loop, t);
@@ -196,6 +197,7 @@ int cora__spawn_at(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts
     t->timer.index = SIZE_MAX;
     t->id = ++loop->next_task_id;
     if (loop->debug) t->spawn_site = site;
+    loop->stat_spawns++;
     /* The default name "task-<id>" is made when first asked for: formatting it
      * here would cost more than the rest of spawn. */
     if (opts && opts->name) snprintf(t->name, sizeof t->name, "%s", opts->name);

@@ -77,6 +77,7 @@ int64_t cora__io_run(cora__op *op)
     op->res = 0;
     cora__list_init(&op->link);
     int r = loop->backend->submit(loop, op);
+    loop->stat_ops++;
     if (r < 0) {
         op->state = CORA__OP_IDLE;
         return r;
@@ -145,6 +146,7 @@ int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *rev
                             .task = loop->current, .state = CORA__OP_INFLIGHT};
         cora__list_init(&ops[i].link);
         int r = loop->backend->submit(loop, &ops[i]);
+        loop->stat_ops++;
         if (r == 0) {
             loop->inflight++;
             cora__census_now.ops++;
