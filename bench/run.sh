@@ -3,24 +3,27 @@
 # run, and prints every cora figure beside its peer's with the ratio, then the
 # project's targets with PASS or MISS. `make bench` runs it after scripts/setup.sh
 # has installed the peers (Boost.Context, libuv, Go, Python with uvloop, g++, nginx,
-# Node.js, libcurl) and the tools (valgrind, perf, wrk).
+# Node.js, libcurl, gorilla/websocket, Python websockets) and the tools (valgrind,
+# perf, wrk).
 #
 # Every benchmark program prints `RESULT <name> <value> <unit>` lines; this script
 # collects them by name. bench/README.md says how each figure is measured.
 #
-#     bench/run.sh [all | core | net | http ...]
+#     bench/run.sh [all | core | net | http | ws ...]
 #
 # Sections (default: all of them): `core` (switches, spawn, memory, timers, ping-pong,
 # lock), `net` (TCP echo and bulk transfer), `http` (HTTP server under wrk against
-# nginx, Go and Node; HTTP client against Go and libcurl). The table and the targets
-# show the sections that ran.
+# nginx, Go and Node; HTTP client against Go and libcurl), `ws` (WebSocket echo and a
+# broadcast to 1000 members, `cora serve` against Go's gorilla/websocket, Node's ws and
+# Python's websockets, all under bench/ws_load.c). The table and the targets show the
+# sections that ran.
 #
 # Environment:
 #   BENCH_QUICK=1  smaller counts everywhere: a smoke test of the script (~25 s). The
 #                  figures are noisier, and the RSS and timer rows use 10k/100k.
 #   BENCH_BUILD=DIR the build directory (default build/bench), Go's cache inside it.
-#   CORA_TOOL=PATH the `cora` command-line tool to benchmark in the http section
-#                  (default: the `cora` target of this build, if it builds).
+#   CORA_TOOL=PATH the `cora` command-line tool to benchmark in the http and ws
+#                  sections (default: the `cora` target of this build, if it builds).
 #
 # Output: progress and each program's own summary on stderr, the table on stdout;
 # every program's full output in bench/out/run.log, the table in bench/out/results.txt.
@@ -32,9 +35,9 @@ cd "$(dirname "$0")/.."
 SECTIONS=" "
 for a in "${@:-all}"; do
     case "$a" in
-    all) SECTIONS+="core net http " ;;
-    core | net | http) SECTIONS+="$a " ;;
-    *) echo "usage: bench/run.sh [all | core | net | http ...]" >&2; exit 2 ;;
+    all) SECTIONS+="core net http ws " ;;
+    core | net | http | ws) SECTIONS+="$a " ;;
+    *) echo "usage: bench/run.sh [all | core | net | http | ws ...]" >&2; exit 2 ;;
     esac
 done
 want() { [[ "$SECTIONS" == *" $1 "* ]]; }
@@ -55,6 +58,7 @@ if [[ "${BENCH_QUICK:-0}" == 1 ]]; then
     ECHO_ROUNDS=1 ECHO_WARMUP=0.2 ECHO_SECS=0.8 ECHO_CG1=0.3 ECHO_CG2=0.6 ECHO_SYS_SECS=0.3
     BULK_ROUNDS=6 BULK_BYTES=$((128 << 20))
     HTTP_ROUNDS=1 HTTP_WARMUP=1 HTTP_SECS=2 HTTP_CLIENT_ROUNDS=3
+    WS_ROUNDS=1 WS_WARMUP=0.5 WS_SECS=1.5 WS_BCAST_ROUNDS=1
 else
     SWITCH_N=10000000 SWAP_N=1000000 YIELD_N=2000000 REPEATS=5
     SPAWN_N=1000000 PY_N=200000 RSS_SMALL=100000 RSS_BIG=1000000 TIMERS_N=1000000
@@ -63,6 +67,7 @@ else
     ECHO_ROUNDS=4 ECHO_WARMUP=0.25 ECHO_SECS=1.25 ECHO_CG1=0.5 ECHO_CG2=1 ECHO_SYS_SECS=0.6
     BULK_ROUNDS=32 BULK_BYTES=$((256 << 20))
     HTTP_ROUNDS=3 HTTP_WARMUP=1 HTTP_SECS=4 HTTP_CLIENT_ROUNDS=5
+    WS_ROUNDS=3 WS_WARMUP=1 WS_SECS=4 WS_BCAST_ROUNDS=3
 fi
 BATCH=1000
 LOCK_TASKS=100 # contending for one lock (the concurrency-toolkit issue's figure)
@@ -74,6 +79,11 @@ SERVER_CPU=1 CLIENT_CPU=0
 # the servers (nginx for the clients) CPU 0.
 HTTP_CONNS=64 HTTP_REQUESTS=10000
 HTTP_SERVER_CPU=0 HTTP_CLIENT_CPU=1
+# The WebSocket section (its issue): echo of 64-byte text messages over 64 connections,
+# and one member's 200 messages of 64 bytes broadcast to a room of 1000. The servers
+# get CPU 0 and ws_load CPU 1, as in the HTTP section.
+WS_CONNS=64 WS_SIZE=64 WS_MEMBERS=1000 WS_MSGS=200
+WS_SERVER_CPU=0 WS_CLIENT_CPU=1
 
 # ---- Helpers --------------------------------------------------------------------
 
@@ -240,15 +250,19 @@ fi
 if ((${#targets[@]})); then quiet cmake --build "$BUILD" -j2 --target "${targets[@]}"; fi
 
 # The HTTP section's programs are built one at a time: cora's HTTP server and client
-# are young, and one that does not build leaves out only its own rows.
+# are young, and one that does not build leaves out only its own rows. `cora serve` is
+# the server of the WebSocket section too.
 CORA_TOOL=${CORA_TOOL:-}
 HTTP_FAILED="" HTTP_CORA_SERVER_NOTE="" HTTP_CORA_CLIENT_NOTE=""
+NODE=""
 if want http; then
     soft_build peer_http_client_curl || say "libcurl client: did not build (see $LOG)"
     if ! soft_build bench_http_client; then
         say "cora client: not built (bench/http_client.c did not compile or link; see $LOG)"
         HTTP_CORA_CLIENT_NOTE="cora client not built"
     fi
+fi
+if want http || want ws; then
     if [[ -z "$CORA_TOOL" ]] && soft_build cora; then
         for c in "$BUILD/tools/cora/cora" "$BUILD/tools/cora" "$BUILD/cora"; do
             if [[ -f "$c" && -x "$c" ]]; then CORA_TOOL=$c; break; fi
@@ -262,7 +276,27 @@ if want http; then
     fi
     NODE=$(command -v node || command -v nodejs || true)
     [[ -n "$NODE" ]] || say "node not installed: no Node.js row (scripts/setup.sh bench installs nodejs)"
+fi
+if want http; then
     command -v wrk >/dev/null || { say "wrk not installed (scripts/setup.sh bench installs it)"; exit 1; }
+fi
+
+# The WebSocket section's load generator, plain C with no cora in it (like the TCP echo
+# client), built as bench/CMakeLists.txt's bench_ws_load. Its peers are optional, each
+# leaving out only its own rows when missing: gorilla/websocket (Debian's GOPATH tree),
+# Node's ws (npm ci in tests/ws, scripts/setup.sh), Python's websockets (Debian's, for
+# the system Python).
+WS_FAILED="" WS_LOAD="" WS_PY="" WS_NODE_WS=tests/ws/node_modules/ws/package.json
+WS_GOPATH=/usr/share/gocode
+if want ws; then
+    soft_build bench_ws_load && WS_LOAD=$BUILD/bench/bench_ws_load
+    for py in /usr/bin/python3 python3; do
+        if "$py" -c 'import websockets' 2>/dev/null; then WS_PY=$py; break; fi
+    done
+    [[ -n "$WS_PY" ]] ||
+        say "python3-websockets not installed: no Python rows (scripts/setup.sh bench installs it)"
+    [[ -z "$NODE" || -f "$WS_NODE_WS" ]] ||
+        say "Node's ws package not installed ($WS_NODE_WS): no Node.js rows (scripts/setup.sh runs npm ci in tests/ws)"
 fi
 
 say "building the Go peers ($(go version | awk '{ print $3 }'))"
@@ -277,6 +311,21 @@ if want net; then go_build "$BUILD/go_echo" bench/peers/go/echo.go; fi
 if want http; then
     go_build "$BUILD/go_http_server" bench/peers/go/http_server.go
     go_build "$BUILD/go_http_client" bench/peers/go/http_client.go
+fi
+# gorilla/websocket comes as Debian's source tree in $WS_GOPATH, not as a module: a
+# GOPATH build (no network, no go.mod).
+if want ws; then
+    if [[ -d "$WS_GOPATH/src/github.com/gorilla/websocket" ]]; then
+        printf '\n$ GO111MODULE=off GOPATH=%s go build -o %s bench/peers/go/ws_server.go\n' \
+            "$WS_GOPATH" "$BUILD/go_ws_server" >>"$LOG"
+        if ! GO111MODULE=off GOPATH="$WS_GOPATH" go build -o "$BUILD/go_ws_server" \
+            bench/peers/go/ws_server.go >>"$LOG" 2>&1; then
+            say "Go WebSocket server: did not build (see $LOG)"
+            WS_FAILED+=" go-build"
+        fi
+    else
+        say "gorilla/websocket not installed: no Go rows (scripts/setup.sh bench installs golang-github-gorilla-websocket-dev)"
+    fi
 fi
 # A cora loop is one thread; Go gets one thread running Go code too.
 export GOMAXPROCS=1
@@ -688,6 +737,98 @@ NGINX
     if [[ -n "$HTTP_FAILED" ]]; then say "HTTP: these peers failed:$HTTP_FAILED"; fi
 fi
 
+# ---- WebSocket: echo and a broadcast to 1000 members under ws_load -------------------
+
+if want ws; then
+    say "WebSocket: servers on CPU $WS_SERVER_CPU, ws_load on CPU $WS_CLIENT_CPU"
+    # A room of 1000 members is 1000 sockets in each server and in ws_load.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    WS_SERVERS=() # LABEL:PID=ws://127.0.0.1:PORT, ws_load's targets without the path
+
+    # Starts one WebSocket server on CPU $WS_SERVER_CPU, given port 0, and waits (10 s at
+    # most) for the port it prints: "listening <port>" (the peers) or "listening on
+    # http://H:P/" (`cora serve`). A server that does not come up is said and noted in
+    # WS_FAILED; the others go on.
+    #   start_ws LABEL COMMAND...
+    start_ws() {
+        local label=$1 out="$NET/ws_$1.out" pid port="" deadline=$((SECONDS + 10))
+        shift
+        rm -f "$out"
+        printf '\n$ taskset -c %s %s &\n' "$WS_SERVER_CPU" "$*" >>"$LOG"
+        taskset -c "$WS_SERVER_CPU" "$@" >"$out" 2>>"$LOG" &
+        pid=$!
+        SERVER_PIDS+=("$pid")
+        while ((SECONDS < deadline)); do
+            port=$(awk '$1 == "listening" && $2 != "on" { print $2 }
+                $1 == "listening" && $2 == "on" { n = split($3, a, ":"); sub("/.*", "", a[n]); print a[n] }' \
+                "$out" 2>/dev/null || true)
+            if [[ -n "$port" ]]; then
+                WS_SERVERS+=("$label:$pid=ws://127.0.0.1:$port")
+                return 0
+            fi
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.05
+        done
+        say "WebSocket server $label did not start: $*"
+        cat "$out" >>"$LOG" 2>/dev/null || true
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        unset 'SERVER_PIDS[-1]'
+        WS_FAILED+=" $label"
+        return 1
+    }
+
+    # Runs ws_load: shows its summary lines and the reason of any server's failure,
+    # records its RESULT lines. ws_load measures every server it can and exits 1 if one
+    # failed; the rows of the others stand, and the missing rates are checked below.
+    ws_run() {
+        local out rc=0 tag name value rest
+        printf '\n$ %s\n' "$*" >>"$LOG"
+        out=$("$@" 2>"$NET/ws_load.err") || rc=$?
+        cat "$NET/ws_load.err" >>"$LOG"
+        printf '%s\n' "$out" >>"$LOG"
+        grep -v '^RESULT ' <<<"$out" | sed 's/^/  /' >&2 || true
+        sed -n 's/^ws_load: /  ws_load: /p' "$NET/ws_load.err" >&2 || true
+        while read -r tag name value rest; do
+            if [[ "$tag" == RESULT ]]; then R[$name]=$value; fi
+        done <<<"$out"
+        return $rc
+    }
+
+    # cora on both backends, as in the TCP echo: io_uring is what `cora serve` picks
+    # where the kernel allows it.
+    if [[ -n "$CORA_TOOL" ]]; then
+        for b in uring epoll; do
+            start_ws "cora_$b" env CORA_BACKEND=$b "$CORA_TOOL" serve --host 127.0.0.1 --port 0 || true
+        done
+    fi
+    if [[ -x "$BUILD/go_ws_server" ]]; then
+        start_ws go env GOMAXPROCS=1 "$BUILD/go_ws_server" 0 || true
+    fi
+    if [[ -n "$NODE" && -f "$WS_NODE_WS" ]]; then
+        start_ws node "$NODE" bench/peers/node/ws_server.js 0 || true
+    fi
+    if [[ -n "$WS_PY" ]]; then
+        start_ws python "$WS_PY" bench/peers/python/ws_server.py 0 || true
+    fi
+
+    if ((${#WS_SERVERS[@]})); then
+        say "WebSocket echo: $WS_CONNS connections x $WS_SIZE-byte text messages, one in flight each, ${WS_WARMUP} s warm-up + ${WS_SECS} s, $WS_ROUNDS round(s), best round"
+        ws_run taskset -c "$WS_CLIENT_CPU" "$WS_LOAD" echo -c "$WS_CONNS" -s "$WS_SIZE" \
+            -w "$WS_WARMUP" -d "$WS_SECS" -r "$WS_ROUNDS" "${WS_SERVERS[@]/%//ws}" || true
+        say "WebSocket broadcast: $WS_MEMBERS members, one sends $WS_MSGS x $WS_SIZE-byte text messages, $WS_BCAST_ROUNDS round(s), best round"
+        ws_run taskset -c "$WS_CLIENT_CPU" "$WS_LOAD" broadcast -m "$WS_MEMBERS" -k "$WS_MSGS" \
+            -s "$WS_SIZE" -r "$WS_BCAST_ROUNDS" -t 60 "${WS_SERVERS[@]/%//chat/ws}" || true
+        for t in "${WS_SERVERS[@]}"; do
+            label=${t%%:*}
+            [[ -n "${R[${label}_ws_echo_rate]:-}" ]] || WS_FAILED+=" $label-echo"
+            [[ -n "${R[${label}_ws_bcast_rate]:-}" ]] || WS_FAILED+=" $label-broadcast"
+        done
+    fi
+    stop_servers
+    if [[ -n "$WS_FAILED" ]]; then say "WebSocket: these failed:$WS_FAILED (see $LOG)"; fi
+fi
+
 # ---- Derived figures --------------------------------------------------------------
 
 # Page tables are memory a sleeping task costs that VmRSS does not show.
@@ -825,6 +966,64 @@ http_rows() {
     return 0
 }
 
+# The WebSocket section's rows: rates, so the ratio is cora / peer; CPU per message or
+# delivery, peer / cora. cora on each backend against the three peers.
+WS_PEERS=("go:Go gorilla/websocket" "node:Node.js ws" "python:Python websockets")
+ws_rows() {
+    local b peer label t o
+    for b in uring epoll; do
+        for peer in "${WS_PEERS[@]}"; do
+            label=${peer#*:} peer=${peer%%:*}
+            rrow "WebSocket echo $WS_CONNS x $WS_SIZE B, $b (k msg/s)" "cora_${b}_ws_echo_rate" \
+                "$label" "${peer}_ws_echo_rate" k more 1e3
+        done
+        for peer in "${WS_PEERS[@]}"; do
+            label=${peer#*:} peer=${peer%%:*}
+            row "  server CPU per message, $b (us)" "cora_${b}_ws_echo_cpu" "$label" \
+                "${peer}_ws_echo_cpu" us "less CPU"
+        done
+    done
+    line "  round trip p50 / p99 (us)" \
+        "$(fig cora_uring_ws_echo_p50)/$(fig cora_uring_ws_echo_p99)" "Go / Node / Python" \
+        "$(fig go_ws_echo_p50)/$(fig go_ws_echo_p99) / $(fig node_ws_echo_p50)/$(fig node_ws_echo_p99) / $(fig python_ws_echo_p50)/$(fig python_ws_echo_p99)" \
+        "cora uring; epoll $(fig cora_epoll_ws_echo_p50)/$(fig cora_epoll_ws_echo_p99)"
+    line "  server CPU, best round (% of a core)" \
+        "$(fig cora_uring_ws_echo_util) / $(fig cora_epoll_ws_echo_util)" "Go / Node / Python" \
+        "$(fig go_ws_echo_util) / $(fig node_ws_echo_util) / $(fig python_ws_echo_util)" \
+        "uring / epoll; ws_load's: $(fig cora_uring_ws_echo_client_util) / $(fig cora_epoll_ws_echo_client_util) / $(fig go_ws_echo_client_util) / $(fig node_ws_echo_client_util) / $(fig python_ws_echo_client_util)"
+    for b in uring epoll; do
+        for peer in "${WS_PEERS[@]}"; do
+            label=${peer#*:} peer=${peer%%:*}
+            rrow "WebSocket broadcast to $WS_MEMBERS, $b (k deliv/s)" "cora_${b}_ws_bcast_rate" \
+                "$label" "${peer}_ws_bcast_rate" k more 1e3
+        done
+        for peer in "${WS_PEERS[@]}"; do
+            label=${peer#*:} peer=${peer%%:*}
+            row "  server CPU per delivery, $b (us)" "cora_${b}_ws_bcast_cpu" "$label" \
+                "${peer}_ws_bcast_cpu" us "less CPU"
+        done
+    done
+    line "  server CPU, best round (% of a core)" \
+        "$(fig cora_uring_ws_bcast_util) / $(fig cora_epoll_ws_bcast_util)" "Go / Node / Python" \
+        "$(fig go_ws_bcast_util) / $(fig node_ws_bcast_util) / $(fig python_ws_bcast_util)" \
+        "uring / epoll; ws_load's: $(fig cora_uring_ws_bcast_client_util) / $(fig cora_epoll_ws_bcast_client_util) / $(fig go_ws_bcast_client_util) / $(fig node_ws_bcast_client_util) / $(fig python_ws_bcast_client_util)"
+    line "  joining: join notices per second (k)" \
+        "$(kilo cora_uring_ws_bcast_join_rate) / $(kilo cora_epoll_ws_bcast_join_rate)" \
+        "Go / Node / Python" \
+        "$(kilo go_ws_bcast_join_rate) / $(kilo node_ws_bcast_join_rate) / $(kilo python_ws_bcast_join_rate)" \
+        "uring / epoll; $WS_MEMBERS members connecting, each join announced to all: $((WS_MEMBERS * (WS_MEMBERS + 1) / 2)) notices"
+    for t in cora_uring cora_epoll go node python; do
+        for b in echo bcast; do
+            o=${R[${t}_ws_${b}_other]:-}
+            if [[ -n "$o" ]] && awk -v o="$o" 'BEGIN { exit !(o > 25) }'; then
+                printf 'note: other work took %s%% of a core during the best WebSocket %s round of %s: its figures are disturbed\n' \
+                    "$(num "$o")" "${b/bcast/broadcast}" "$t"
+            fi
+        done
+    done
+    return 0
+}
+
 table() {
     line benchmark cora peer "peer figure" "ratio (peer / cora)"
     printf '%s\n' "$(printf '%.0s-' {1..130})"
@@ -926,6 +1125,9 @@ table() {
     if want http; then
         http_rows
     fi
+    if want ws; then
+        ws_rows
+    fi
 }
 
 # ---- Targets ----------------------------------------------------------------------
@@ -969,6 +1171,29 @@ http_targets() {
     target "HTTP client ahead of libcurl multi (req/s)" "${R[cora_http_client_rate]:-}" ">=" \
         "${R[curl_http_client_rate]:-}" \
         "cora $(kilo cora_http_client_rate), libcurl $(kilo curl_http_client_rate) k req/s"
+}
+
+# "Ahead of all three": cora's rate against the best of the peers that ran; a peer
+# that did not is named in the detail.
+ws_targets() {
+    printf '\nTargets (from the WebSocket issue):\n'
+    local b kind best missing peer unit
+    missing=""
+    for peer in go node python; do
+        [[ -n "${R[${peer}_ws_echo_rate]:-}" && -n "${R[${peer}_ws_bcast_rate]:-}" ]] ||
+            missing+=" $peer"
+    done
+    [[ -z "$missing" ]] || missing="; missing:$missing"
+    for kind in echo bcast; do
+        unit="k msg/s"
+        [[ $kind == bcast ]] && unit="k deliveries/s"
+        for b in uring epoll; do
+            best=$(max_of go_ws_${kind}_rate node_ws_${kind}_rate python_ws_${kind}_rate)
+            target "WS $([[ $kind == echo ]] && echo "echo" || echo "broadcast to $WS_MEMBERS") ahead of Go, Node, Python, $b" \
+                "${R[cora_${b}_ws_${kind}_rate]:-}" ">=" "$best" \
+                "cora $(kilo cora_${b}_ws_${kind}_rate), Go $(kilo go_ws_${kind}_rate), Node $(kilo node_ws_${kind}_rate), Python $(kilo python_ws_${kind}_rate) $unit$missing"
+        done
+    done
 }
 
 targets() {
@@ -1027,6 +1252,9 @@ targets() {
     if want http; then
         http_targets
     fi
+    if want ws; then
+        ws_targets
+    fi
 }
 
 {
@@ -1039,5 +1267,6 @@ targets() {
     targets
     printf '\nFull output: %s. How each figure is measured: bench/README.md.\n' "$LOG"
 } | tee "$OUT/results.txt"
-# The HTTP peers (not cora's young tool and client) must all have run.
-[[ -z "$HTTP_FAILED" ]] || exit 1
+# The HTTP peers (not cora's young tool and client) and every WebSocket server that was
+# started must all have run.
+[[ -z "$HTTP_FAILED$WS_FAILED" ]] || exit 1

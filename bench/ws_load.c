@@ -109,6 +109,7 @@ static int nconns = 64, depth = 1, members = 1000, nmsgs = 200, rounds = 1;
 static size_t size = 64;
 static double warmup = 1, seconds = 5, timeout_s = 60;
 static int max_pending = 128; /* handshakes in flight at once (the listen backlog) */
+static uint8_t *scratch[2];   /* two buffers of `size` bytes: a text, the one expected */
 
 /* ---- Small helpers --------------------------------------------------------------- */
 
@@ -385,7 +386,7 @@ static void echo_text(int i, uint64_t seq, uint8_t *out)
 
 static int echo_send(conn *c)
 {
-    uint8_t text[65536];
+    uint8_t *text = scratch[0];
     echo_text(c->idx, c->sent, text);
     c->stamp[c->sent % (uint64_t)depth] = bench_now_ns();
     c->sent++;
@@ -394,7 +395,7 @@ static int echo_send(conn *c)
 
 static int echo_message(conn *c, int op, const uint8_t *p, size_t n)
 {
-    uint8_t want[65536];
+    uint8_t *want = scratch[1];
     if (c->done >= c->sent) return fail("connection %d: a message nobody sent", c->idx);
     echo_text(c->idx, c->done, want);
     if (op != 1 || n != size || memcmp(p, want, size) != 0)
@@ -438,7 +439,7 @@ static int bcast_message(conn *c, int op, const uint8_t *p, size_t n)
     const uint8_t *q = memmem(p, n, marker, mlen);
     if (q) {
         /* "text":"<the text>" in a "message" notice */
-        uint8_t want[65536];
+        uint8_t *want = scratch[1];
         const uint8_t *end = p + n;
         if (q - p < 8 || memcmp(q - 8, "\"text\":\"", 8) != 0 || end - q < (ptrdiff_t)size + 1 ||
             q[size] != '"' || !memmem(p, n, "\"message\"", 9))
@@ -789,7 +790,7 @@ static int bcast_round(target *t, int round_no, round_result *res)
 
     /* The burst: every frame built first, then written at once. */
     size_t fsz = size + 14;
-    uint8_t *burst = malloc(fsz * (size_t)nmsgs), text[65536];
+    uint8_t *burst = malloc(fsz * (size_t)nmsgs), *text = scratch[0];
     if (!burst) return fail("out of memory");
     size_t blen = 0;
     for (int k = 0; k < nmsgs; k++) {
@@ -906,11 +907,14 @@ int main(int argc, char **argv)
         default: usage();
         }
     }
-    if (nconns < 1 || depth < 1 || size < 1 || size > 65536 - 16 || warmup < 0 || seconds <= 0 ||
+    if (nconns < 1 || depth < 1 || size < 1 || size > MAX_FRAME / 2 || warmup < 0 || seconds <= 0 ||
         rounds < 1 || members < 1 || nmsgs < 1 || timeout_s <= 0 || optind >= argc) {
         fprintf(stderr, "ws_load: bad arguments\n");
         usage();
     }
+    scratch[0] = malloc(size);
+    scratch[1] = malloc(size);
+    if (!scratch[0] || !scratch[1]) return 1;
     ntargets = argc - optind;
     ts = calloc((size_t)ntargets, sizeof *ts);
     if (!ts) return 1;

@@ -15,7 +15,8 @@ test_pkgs=(valgrind gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static
            python3-websockets chromium nodejs)
 # The peers bench/ measures against, in the same run.
 bench_pkgs=(libboost-context-dev libuv1-dev golang-go python3 python3-uvloop g++ valgrind linux-perf
-            wrk nginx-light nodejs libcurl4-openssl-dev)
+            wrk nginx-light nodejs libcurl4-openssl-dev golang-github-gorilla-websocket-dev
+            python3-websockets)
 
 case "$profile" in
   demo) want=("${build_pkgs[@]}" libcurl4-openssl-dev) ;;
@@ -31,7 +32,7 @@ for p in "${want[@]}"; do
   [[ "$status" == "install ok installed" ]] || missing+=("$p")
 done
 # npm ships inside some nodejs builds (NodeSource's) and separately in Debian's.
-if [[ "$profile" == test || "$profile" == all ]] && ! command -v npm >/dev/null; then
+if [[ "$profile" != demo ]] && ! command -v npm >/dev/null; then
   missing+=(npm)
 fi
 
@@ -48,8 +49,9 @@ if [[ ${#missing[@]} -ne 0 ]]; then
 fi
 
 # The browser-side test tools (Node's ws client, playwright-core driving Debian's
-# chromium), at the versions package-lock.json pins, from the npm registry.
-if [[ "$profile" == test || "$profile" == all ]]; then
+# chromium), at the versions package-lock.json pins, from the npm registry; bench/
+# measures Node's ws server from the same tree.
+if [[ "$profile" != demo ]]; then
   ws=$(cd "$(dirname "$0")/../tests/ws" && pwd)
   if ! cmp -s "$ws/package-lock.json" "$ws/node_modules/.package-lock.json.installed" 2>/dev/null; then
     echo "setup: npm ci in tests/ws"
