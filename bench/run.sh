@@ -969,20 +969,25 @@ http_rows() {
 # The WebSocket section's rows: rates, so the ratio is cora / peer; CPU per message or
 # delivery, peer / cora. cora on each backend against the three peers.
 WS_PEERS=("go:Go gorilla/websocket" "node:Node.js ws" "python:Python websockets")
-ws_rows() {
-    local b peer label t o
+# Per backend: the rate rows, then the CPU rows, of one test (echo or bcast).
+ws_table() { # test, title, rate unit, what one unit of work is called
+    local b peer label
     for b in uring epoll; do
         for peer in "${WS_PEERS[@]}"; do
             label=${peer#*:} peer=${peer%%:*}
-            rrow "WebSocket echo $WS_CONNS x $WS_SIZE B, $b (k msg/s)" "cora_${b}_ws_echo_rate" \
-                "$label" "${peer}_ws_echo_rate" k more 1e3
+            rrow "$2, $b (k $3)" "cora_${b}_ws_$1_rate" "$label" "${peer}_ws_$1_rate" k more 1e3
         done
         for peer in "${WS_PEERS[@]}"; do
             label=${peer#*:} peer=${peer%%:*}
-            row "  server CPU per message, $b (us)" "cora_${b}_ws_echo_cpu" "$label" \
-                "${peer}_ws_echo_cpu" us "less CPU"
+            row "  server CPU per $4, $b (us)" "cora_${b}_ws_$1_cpu" "$label" \
+                "${peer}_ws_$1_cpu" us "less CPU"
         done
     done
+}
+
+ws_rows() {
+    local t o
+    ws_table echo "WebSocket echo $WS_CONNS x $WS_SIZE B" "msg/s" message
     line "  round trip p50 / p99 (us)" \
         "$(fig cora_uring_ws_echo_p50)/$(fig cora_uring_ws_echo_p99)" "Go / Node / Python" \
         "$(fig go_ws_echo_p50)/$(fig go_ws_echo_p99) / $(fig node_ws_echo_p50)/$(fig node_ws_echo_p99) / $(fig python_ws_echo_p50)/$(fig python_ws_echo_p99)" \
@@ -991,18 +996,7 @@ ws_rows() {
         "$(fig cora_uring_ws_echo_util) / $(fig cora_epoll_ws_echo_util)" "Go / Node / Python" \
         "$(fig go_ws_echo_util) / $(fig node_ws_echo_util) / $(fig python_ws_echo_util)" \
         "uring / epoll; ws_load's: $(fig cora_uring_ws_echo_client_util) / $(fig cora_epoll_ws_echo_client_util) / $(fig go_ws_echo_client_util) / $(fig node_ws_echo_client_util) / $(fig python_ws_echo_client_util)"
-    for b in uring epoll; do
-        for peer in "${WS_PEERS[@]}"; do
-            label=${peer#*:} peer=${peer%%:*}
-            rrow "WebSocket broadcast to $WS_MEMBERS, $b (k deliv/s)" "cora_${b}_ws_bcast_rate" \
-                "$label" "${peer}_ws_bcast_rate" k more 1e3
-        done
-        for peer in "${WS_PEERS[@]}"; do
-            label=${peer#*:} peer=${peer%%:*}
-            row "  server CPU per delivery, $b (us)" "cora_${b}_ws_bcast_cpu" "$label" \
-                "${peer}_ws_bcast_cpu" us "less CPU"
-        done
-    done
+    ws_table bcast "WebSocket broadcast to $WS_MEMBERS" "deliv/s" delivery
     line "  server CPU, best round (% of a core)" \
         "$(fig cora_uring_ws_bcast_util) / $(fig cora_epoll_ws_bcast_util)" "Go / Node / Python" \
         "$(fig go_ws_bcast_util) / $(fig node_ws_bcast_util) / $(fig python_ws_bcast_util)" \
