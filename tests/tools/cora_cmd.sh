@@ -62,6 +62,12 @@ set +e
 "$cora" fetch -c 0 "$base/hello" >/dev/null 2>&1; rc=$?
 set -e
 [[ $rc -eq 2 ]] || fail "-c 0 gave $rc, want 2"
+for t in nan inf 0 -1 1e9 x; do
+  set +e
+  "$cora" fetch --timeout "$t" "$base/hello" >/dev/null 2>&1; rc=$?
+  set -e
+  [[ $rc -eq 2 ]] || fail "--timeout $t gave $rc, want 2"
+done
 
 # Graceful stop: a request in flight when SIGTERM arrives still gets its answer.
 curl -sS "$base/delay?ms=500" > "$work/late" &

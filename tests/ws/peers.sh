@@ -55,7 +55,12 @@ case "$peer" in
     got=$(printf '%s' "$lines" | "$cora" ws --deflate --linger 1 "$pyurl" 2>"$work/ws.err") || true
     kill "$pypid"; wait "$pypid" 2>/dev/null || true
     [[ "$got" == "$want" ]] || fail "cora ws against Python: got '$got' ($(cat "$work/ws.err"))"
-    # Errors: a bad URL, a refused upgrade.
+    # Errors: bad options, a bad URL, a refused upgrade.
+    for bad in "--timeout nan" "--timeout 0" "--linger -1" "--linger inf"; do
+      set +e; "$cora" ws $bad "$ws/ws" 2>"$work/ws.err" </dev/null; rc=$?; set -e
+      [[ $rc == 2 ]] || fail "cora ws $bad: exit $rc"
+      grep -q "wants seconds" "$work/ws.err" || fail "cora ws $bad: $(cat "$work/ws.err")"
+    done
     "$cora" ws http://x/ 2>"$work/ws.err" </dev/null && fail "cora ws accepted http://"
     grep -q "not a ws:// or wss:// URL" "$work/ws.err" || fail "bad URL message: $(cat "$work/ws.err")"
     "$cora" ws "$ws/hello" 2>"$work/ws.err" </dev/null && fail "cora ws accepted /hello"

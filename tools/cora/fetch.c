@@ -309,11 +309,7 @@ int cora_tool_fetch(int argc, char **argv)
             outdir = optarg;
             break;
         case 't':
-            timeout = strtod(optarg, &end);
-            if (*end || !(timeout > 0)) {
-                fprintf(stderr, "cora fetch: --timeout wants seconds > 0\n");
-                return 2;
-            }
+            if (cora_tool_seconds("fetch", "--timeout", optarg, 0, &timeout) < 0) return 2;
             break;
         case 's':
             conc = 1;

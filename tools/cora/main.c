@@ -2,9 +2,25 @@
 #include "tool.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+int cora_tool_seconds(const char *cmd, const char *option, const char *arg, int allow_zero,
+                      double *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+    if (end == arg || *end || !isfinite(v) || v < 0 || (v == 0 && !allow_zero) || v > 86400) {
+        fprintf(stderr, "cora %s: %s wants seconds, %s to 86400, not '%s'\n", cmd, option,
+                allow_zero ? "0" : "more than 0", arg);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
 
 typedef struct args {
     int argc;

@@ -19,6 +19,12 @@ int cora_tool_add_ws_routes(cora_http_server *srv);
 /* Closes the chat room's members with 1001 (graceful shutdown). */
 void cora_tool_close_ws(void);
 
+/* Parses a number of seconds for an option: finite, > 0 (or >= 0 with allow_zero, and
+ * at most a day, so a deadline made from it cannot overflow). Returns 0 with *out set,
+ * or prints "cora CMD: OPTION wants ..." and returns -1. */
+int cora_tool_seconds(const char *cmd, const char *option, const char *arg, int allow_zero,
+                      double *out);
+
 /* Seconds since an earlier cora_now_ns() reading. */
 double cora_tool_since(int64_t t0);
 

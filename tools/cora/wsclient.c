@@ -114,7 +114,6 @@ int cora_tool_ws(int argc, char **argv)
     int ch;
     optind = 1;
     while ((ch = getopt_long(argc, argv, "ds:t:l:h", longs, NULL)) != -1) {
-        char *end;
         switch (ch) {
         case 'd':
             o.permessage_deflate = 1;
@@ -123,18 +122,10 @@ int cora_tool_ws(int argc, char **argv)
             o.subprotocols = optarg;
             break;
         case 't':
-            o.handshake_timeout = strtod(optarg, &end);
-            if (*end || o.handshake_timeout <= 0) {
-                fprintf(stderr, "cora ws: bad timeout '%s'\n", optarg);
-                return 2;
-            }
+            if (cora_tool_seconds("ws", "--timeout", optarg, 0, &o.handshake_timeout) < 0) return 2;
             break;
         case 'l':
-            s.linger = strtod(optarg, &end);
-            if (*end || s.linger < 0) {
-                fprintf(stderr, "cora ws: bad linger '%s'\n", optarg);
-                return 2;
-            }
+            if (cora_tool_seconds("ws", "--linger", optarg, 1, &s.linger) < 0) return 2;
             break;
         case 'h':
             usage(stdout);
