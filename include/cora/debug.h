@@ -15,13 +15,26 @@
  *     loop's thread once per episode; a blocking sleep() or poll() interrupted by it
  *     returns early (EINTR), as with any signal. Names of functions in the program
  *     itself appear only when it is linked with -rdynamic.
+ *   - each suspension records when and where (a backtrace) the task suspended, for
+ *     cora_dump_tasks, and SIGUSR1 makes every debug loop dump its tasks on stderr
+ *     (if the program left SIGUSR1 at its default action, which would kill it).
+ *   - a task that parks closing a cycle of waits (A awaits B which awaits A; A holds
+ *     lock 1 and waits for lock 2 while B holds 2 and waits for 1) is reported as a
+ *     deadlock naming every task and resource of the cycle.
+ *   - a loop where every task waits and nothing (no timer, no I/O, no other thread)
+ *     can wake any of them reports "all tasks are asleep" with the dump, cancels the
+ *     main task so the program unwinds, and cora_run returns -EDEADLK (as Go's
+ *     runtime does for goroutines). A loop given to another thread through
+ *     cora_loop_current() is never judged asleep: that thread might wake it.
  */
 #ifndef CORA_DEBUG_H
 #define CORA_DEBUG_H
 
 #include "core.h"
 
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -58,11 +71,44 @@ typedef struct cora_stats {
     int64_t run_ns;          /* debug mode: time spent running tasks */
     int64_t longest_hold_ns; /* debug mode: the longest a task ran without suspending */
     char longest_hold_task[CORA_TASK_NAME_MAX]; /* that task's name ("" if none) */
+    /* io_submitted by kind: */
+    uint64_t ops_read;    /* read, recv, recvmsg */
+    uint64_t ops_write;   /* write, send, sendmsg */
+    uint64_t ops_poll;    /* readiness waits (cora_wait_fd, cora_poll, epoll's fallbacks) */
+    uint64_t ops_accept;  /* accepts */
+    uint64_t ops_connect; /* connects */
+    uint64_t ops_file;    /* open, close, fsync, stat, rename, unlink done by the backend */
+    uint64_t jobs;        /* calls handed to the thread pool (cora_to_thread, epoll's files) */
 } cora_stats;
 
 /* Fills *out with the calling thread's loop's counters. Returns 0, -EINVAL if out is
  * NULL, or -EPERM outside a loop. Ownership: out belongs to the caller. */
 int cora_stats_get(cora_stats *out);
+
+/* Per-task accounting, for metrics, tests and the dump. */
+typedef struct cora_task_stats {
+    uint64_t switches;      /* times it was switched in */
+    int64_t run_ns;         /* debug mode: time it spent running (0 else) */
+    uint64_t bytes_read;    /* bytes its read/recv operations returned */
+    uint64_t bytes_written; /* bytes its write/send operations took */
+    size_t stack_size;      /* usable bytes of its stack (0: not started or ended) */
+} cora_task_stats;
+
+/* Fills *out with the accounting of task `t` (running, suspended, or ended and not yet
+ * collected) of the calling thread's loop. Returns 0, -EINVAL if t or out is NULL, or
+ * -EPERM if t belongs to another loop or the caller runs none. Ownership: out belongs
+ * to the caller; t is not consumed. */
+int cora_task_stats_get(const cora_task *t, cora_task_stats *out);
+
+/* Writes a dump of every task of the calling thread's loop to `out`, as Go's
+ * goroutine dump does: per task its id, name, state, and when suspended what it waits
+ * for (the lock and its owner, the fd and operation, the timer, the queue, channel or
+ * task), then its switches and I/O bytes. In debug mode also for how long it has
+ * waited, where it was spawned, its run time, and a backtrace of where it suspended.
+ * Callable from a task or from a cora_call_soon_threadsafe callback. Returns 0,
+ * -EINVAL if out is NULL, or -EPERM outside a loop. Ownership: out stays the
+ * caller's; it is flushed, not closed. */
+int cora_dump_tasks(FILE *out);
 
 /* 1 if debug mode is on for the calling thread's loop (outside a loop: for the next
  * loop this thread would start), else 0. */

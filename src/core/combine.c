@@ -11,6 +11,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,32 @@ static void unwatch(cora__waiter *w)
      * (and points at itself), so removing it again is harmless. */
     if (w->link.next) cora__list_remove(&w->link);
 }
+
+/* ---- What the dump says of these waits ---------------------------------------- */
+
+static cora_task *first_unfinished(const cora_task *t, const void *on)
+{
+    (void)t;
+    const cora__task_set *set = on;
+    for (size_t i = 0; i < set->n; i++)
+        if (set->tasks[i]->state != CORA__DONE) return set->tasks[i];
+    return NULL;
+}
+
+static void set_detail(const cora_task *t, const void *on, char *buf, size_t cap)
+{
+    (void)t;
+    const cora__task_set *set = on;
+    size_t left = 0;
+    for (size_t i = 0; i < set->n; i++) left += set->tasks[i]->state != CORA__DONE;
+    snprintf(buf, cap, "%zu of %zu tasks unfinished", left, set->n);
+}
+
+/* Waiting for all: the first unfinished one blocks it (an edge of the wait-for
+ * graph). Waiting for any: no single task does, so no edge. */
+const cora__wait_desc cora__wait_tasks_all = {
+    .what = "tasks", .holder = first_unfinished, .detail = set_detail};
+const cora__wait_desc cora__wait_tasks_any = {.what = "any of tasks", .detail = set_detail};
 
 /* Checks the handles a combinator is given. */
 static int check_tasks(size_t n, cora_task *const *tasks, cora_task *self, bool collecting)
@@ -68,7 +95,9 @@ static void join_all_shielded(size_t n, cora_task *const *tasks)
 {
     cora_scope shield;
     cora_shield_enter(&shield);
-    while (!all_done(n, tasks)) cora__park(cora__cancel_wake, NULL);
+    cora__task_set set = {n, tasks};
+    while (!all_done(n, tasks))
+        cora__park(&cora__wait_tasks_all, &set, cora__cancel_wake, NULL);
     cora_scope_exit(&shield);
 }
 
@@ -81,6 +110,7 @@ int cora_gather(size_t n, cora_task *const *tasks, cora_outcome *out, unsigned f
     bool fail_fast = flags & CORA_GATHER_FAIL_FAST;
     cora__waiter *w = n ? cora__calloc(n, sizeof *w) : NULL;
     int first_error = 0, cause = 0;
+    cora__task_set set = {n, tasks};
     if (n && !w) {
         /* No memory for waiter nodes: still honour ownership, cancel and join. */
         cancel_unfinished(n, tasks);
@@ -97,7 +127,7 @@ int cora_gather(size_t n, cora_task *const *tasks, cora_outcome *out, unsigned f
                 cancel_unfinished(n, tasks);
             }
         if (all_done(n, tasks)) break;
-        int p = cora__suspend(cora__cancel_wake, NULL);
+        int p = cora__suspend(&cora__wait_tasks_all, &set, cora__cancel_wake, NULL);
         if (p < 0) { /* the gathering task was cancelled or timed out */
             cause = p;
             cancel_unfinished(n, tasks);
@@ -111,7 +141,9 @@ int cora_gather(size_t n, cora_task *const *tasks, cora_outcome *out, unsigned f
             if (tasks[i]->state != CORA__DONE) {
                 cora__waiter one;
                 watch(&one, tasks[i], self);
-                while (tasks[i]->state != CORA__DONE) cora__park(cora__cancel_wake, NULL);
+                cora__task_set one_set = {1, &tasks[i]};
+                while (tasks[i]->state != CORA__DONE)
+                    cora__park(&cora__wait_tasks_all, &one_set, cora__cancel_wake, NULL);
             }
         cora_scope_exit(&shield);
     }
@@ -156,8 +188,11 @@ int cora_wait(size_t n, cora_task *const *tasks, int mode, double timeout, unsig
         return r;
     }
     r = 0;
+    cora__task_set set = {n, tasks};
+    const cora__wait_desc *why =
+        mode == CORA_ALL_COMPLETED ? &cora__wait_tasks_all : &cora__wait_tasks_any;
     while (!wait_satisfied(n, tasks, mode)) {
-        r = cora__suspend(cora__cancel_wake, NULL);
+        r = cora__suspend(why, &set, cora__cancel_wake, NULL);
         if (r < 0) break;
     }
     /* Our own deadline passing is not an error: it ends the wait (asyncio.wait). */
@@ -248,8 +283,9 @@ int cora_wait_for(cora_task *t, double seconds, void **result)
     cora__waiter w;
     if (t->state != CORA__DONE) watch(&w, t, self);
     int cause = 0;
+    cora__task_set set = {1, &t};
     while (t->state != CORA__DONE) {
-        int p = cora__suspend(cora__cancel_wake, NULL);
+        int p = cora__suspend(&cora__wait_tasks_all, &set, cora__cancel_wake, NULL);
         if (p < 0) {
             cause = p; /* our deadline (-ETIMEDOUT) or the caller's cancellation */
             cora_cancel(t);

@@ -19,6 +19,7 @@
 #endif
 #include "cora/debug.h"
 #include "internal.h"
+#include "../io/backend.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -56,6 +57,7 @@ struct cora__dbg {
     atomic_uint_fast64_t running; /* the episode running now, 0 between tasks */
     atomic_int bt_state;          /* 0 idle, 1 asked for, 2 taken */
     uint64_t bt_episode;          /* `running` when the backtrace was taken */
+    atomic_int dump_asked;        /* SIGUSR1 came: the loop dumps its tasks */
     void *bt_pc;                  /* the interrupted instruction, NULL if unknown */
     int bt_n;
     void *bt[BT_MAX];
@@ -66,14 +68,17 @@ struct cora__dbg {
 static atomic_int set_mode = -1;      /* cora_debug_set: 1 on, 0 off, -1 as CORA_DEBUG says */
 static _Atomic int64_t set_threshold; /* cora_debug_set's threshold, 0: none given */
 
+static atomic_int dump_requested; /* set by the SIGUSR1 handler, read by the watchdog */
+
 static struct {
     pthread_mutex_t lock;
     pthread_cond_t changed;
     cora__dbg *loops;
     bool started;
     bool handler_installed;
+    bool usr1_installed;
     bool atfork_registered;
-} wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false, false, false};
+} wd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, false, false, false, false};
 
 static bool env_debug(void)
 {
@@ -132,6 +137,12 @@ static void on_signal(int sig, siginfo_t *si, void *uc)
         atomic_store(&d->bt_state, 2);
     }
     errno = saved;
+}
+
+static void on_dump_signal(int sig)
+{
+    (void)sig;
+    atomic_store(&dump_requested, 1); /* the watchdog passes it on within a period */
 }
 
 /* ---- Naming the blocking call ------------------------------------------------- */
@@ -216,7 +227,7 @@ static int find_blocking_call(void *const *bt, int n, int first)
 
 /* ---- Writing the report ------------------------------------------------------- */
 
-static void describe(char *out, size_t cap, const void *pc)
+void cora__describe_addr(char *out, size_t cap, const void *pc)
 {
     Dl_info info;
     if (pc && dladdr(pc, &info) && info.dli_fname) {
@@ -291,7 +302,7 @@ static void report(cora__dbg *d, uint64_t episode, int64_t held, uint64_t id, co
         "suspension point (threshold %lld ms): every other task of its loop is stalled.\n",
         name, (unsigned long long)id, (long long)(held / 1000000),
         (long long)(d->threshold_ns / 1000000));
-    describe(where, sizeof where, site);
+    cora__describe_addr(where, sizeof where, site);
     put(&t, "  spawned at: %s\n", site ? where : "(unknown)");
     if (have_bt) {
         int first = 0;
@@ -306,7 +317,7 @@ static void report(cora__dbg *d, uint64_t episode, int64_t held, uint64_t id, co
                 blocking_calls[k].call, blocking_calls[k].advice);
         put(&t, "  backtrace of the blocked code:\n");
         for (int i = first; i < d->bt_n; i++) {
-            describe(where, sizeof where, d->bt[i]);
+            cora__describe_addr(where, sizeof where, d->bt[i]);
             put(&t, "    #%-2d %s\n", i - first, where);
         }
     } else {
@@ -347,7 +358,15 @@ static void *watchdog(void *arg)
         }
         int64_t period = INT64_MAX;
         int64_t now = cora_now_ns();
+        /* A dump asked for with SIGUSR1: each loop makes its own, on its thread, at
+         * its next round (its tasks are its thread's alone). The loop stays on this
+         * list until after its backend is closed, so the wake-up is safe. */
+        bool dump = atomic_exchange(&dump_requested, 0) != 0;
         for (cora__dbg *d = wd.loops; d; d = d->next) {
+            if (dump) {
+                atomic_store(&d->dump_asked, 1);
+                d->loop->backend->wake(d->loop);
+            }
             check_loop(d, now);
             if (d->threshold_ns / 4 < period) period = d->threshold_ns / 4;
         }
@@ -396,6 +415,18 @@ static int start_watchdog(void)
         if (sigaction(DEBUG_SIGNAL, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
             (old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN))
             wd.handler_installed = sigaction(DEBUG_SIGNAL, &sa, NULL) == 0;
+    }
+    if (!wd.usr1_installed) {
+        /* SIGUSR1 asks for a task dump, as SIGQUIT does in Go; only when the program
+         * left it at its default action (which would kill it). */
+        struct sigaction old, sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_dump_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGUSR1, NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
+            old.sa_handler == SIG_DFL)
+            wd.usr1_installed = sigaction(SIGUSR1, &sa, NULL) == 0;
     }
     if (wd.started) return 0;
     pthread_attr_t attr;
@@ -493,6 +524,7 @@ void cora__debug_switch_out(cora_loop *loop, cora_task *t)
         pthread_cond_wait(&d->reported, &d->lock);
     pthread_mutex_unlock(&d->lock);
     loop->stat_run_ns += held;
+    t->run_ns += held;
     if (held > loop->stat_longest_ns) {
         loop->stat_longest_ns = held;
         snprintf(loop->stat_longest_name, sizeof loop->stat_longest_name, "%s", cora_task_name(t));
@@ -506,6 +538,14 @@ void cora__debug_switch_out(cora_loop *loop, cora_task *t)
                          t->state == CORA__DONE ? "ended" : "suspended");
         if (n > 0) write_all(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
+}
+
+void cora__debug_poll_requests(cora_loop *loop)
+{
+    cora__dbg *d = loop->dbg;
+    if (d && atomic_load_explicit(&d->dump_asked, memory_order_relaxed) &&
+        atomic_exchange(&d->dump_asked, 0))
+        cora_dump_tasks(stderr);
 }
 
 /* ---- The public API ----------------------------------------------------------- */
@@ -552,6 +592,15 @@ int cora_stats_get(cora_stats *out)
     out->run_ns = loop->stat_run_ns;
     out->longest_hold_ns = loop->stat_longest_ns;
     snprintf(out->longest_hold_task, sizeof out->longest_hold_task, "%s", loop->stat_longest_name);
+    const uint64_t *k = loop->stat_ops_kind;
+    out->ops_read = k[CORA__OP_READ] + k[CORA__OP_RECV] + k[CORA__OP_RECVMSG];
+    out->ops_write = k[CORA__OP_WRITE] + k[CORA__OP_SEND] + k[CORA__OP_SENDMSG];
+    out->ops_poll = k[CORA__OP_POLL];
+    out->ops_accept = k[CORA__OP_ACCEPT];
+    out->ops_connect = k[CORA__OP_CONNECT];
+    out->ops_file = k[CORA__OP_OPENAT] + k[CORA__OP_CLOSE] + k[CORA__OP_FSYNC] + k[CORA__OP_STATX] +
+                    k[CORA__OP_RENAMEAT] + k[CORA__OP_UNLINKAT];
+    out->jobs = loop->stat_jobs;
     return 0;
 }
 

@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -109,6 +110,25 @@ void cora_group_cancel(cora_group *g)
     if (g) cancel_children(impl(g));
 }
 
+/* For the dump: a group waits for all its children, so its first live child blocks
+ * it (an edge of the wait-for graph). */
+static cora_task *first_child(const cora_task *t, const void *on)
+{
+    (void)t;
+    const group_impl *G = on;
+    if (cora__list_empty(&G->children)) return NULL;
+    return CORA__CONTAINER_OF(G->children.next, cora_task, group_link);
+}
+
+static void group_detail(const cora_task *t, const void *on, char *buf, size_t cap)
+{
+    (void)t;
+    snprintf(buf, cap, "%zu children live", ((const group_impl *)on)->live);
+}
+
+static const cora__wait_desc wait_group = {
+    .what = "task group", .holder = first_child, .detail = group_detail};
+
 int cora_group_wait(cora_group *g)
 {
     cora_task *self = cora__current();
@@ -119,7 +139,7 @@ int cora_group_wait(cora_group *g)
     int cause = 0;
     G->waiter = self;
     while (G->live > 0 && !cause) {
-        int p = cora__suspend(cora__cancel_wake, NULL);
+        int p = cora__suspend(&wait_group, G, cora__cancel_wake, NULL);
         if (p < 0) cause = p;
     }
     if (cause) { /* the waiter was cancelled or timed out: the children go too */
@@ -127,7 +147,7 @@ int cora_group_wait(cora_group *g)
         cora_scope shield;
         cora_shield_enter(&shield);
         while (G->live > 0)
-            cora__park(cora__cancel_wake, NULL);
+            cora__park(&wait_group, G, cora__cancel_wake, NULL);
         cora_scope_exit(&shield);
     }
     G->waiter = NULL;

@@ -168,6 +168,30 @@ enum cora__task_state { CORA__READY, CORA__RUNNING, CORA__SUSPENDED, CORA__DONE 
  * done with an operation). */
 typedef void (*cora__cancel_fn)(cora_task *t);
 
+/* What a parked task waits for, for the task dump and the deadlock checks of debug
+ * mode (debug.c). One static descriptor per kind of wait, given to cora__park with
+ * the object waited on (`on`, alive while the task is parked). Callbacks, so that
+ * the core can describe a lock or a socket read without knowing the upper layers. */
+typedef struct cora__wait_desc {
+    const char *what; /* "lock", "sleep", "read"... */
+    /* The task that must act before this wait can end (a lock's owner, the task
+     * awaited), or NULL: the edges of the wait-for graph. */
+    cora_task *(*holder)(const cora_task *t, const void *on);
+    /* Writes details ("fd 7", "3 of 10 items") into buf, or NULL. */
+    void (*detail)(const cora_task *t, const void *on, char *buf, size_t cap);
+    /* A thread outside the loop ends this wait (the thread pool, a loop in another
+     * thread): the loop is not stuck while a task waits so. */
+    bool external;
+} cora__wait_desc;
+
+/* A set of tasks waited on together (gather, wait, groups): `on` for their waits. */
+typedef struct cora__task_set {
+    size_t n;
+    cora_task *const *tasks;
+} cora__task_set;
+extern const cora__wait_desc cora__wait_tasks_all; /* every one must end */
+extern const cora__wait_desc cora__wait_tasks_any; /* the first to end will do */
+
 /* A node on a task's done list: fn runs when the task ends (await, gather, wait,
  * groups all watch tasks this way). */
 typedef struct cora__waiter {
@@ -211,6 +235,8 @@ struct cora_task {
     int wake_result;          /* what cora__park returns */
     cora__cancel_fn on_cancel; /* while parked */
     void *wait_obj;            /* what it is parked on (for on_cancel) */
+    const cora__wait_desc *wait_desc; /* while parked: what it waits for (the dump) */
+    const void *wait_on;              /* and on which object */
     cora__list done_waiters;   /* cora__waiter nodes, run when the task ends */
     bool awaited;              /* an owner is collecting it (await, gather, wait_for) */
     bool in_group;             /* a task group owns it */
@@ -227,6 +253,12 @@ struct cora_task {
     uint64_t id;
     uint64_t done_seq; /* the loop's count of ended tasks when this one ended */
     void *spawn_site;  /* debug mode: the return address of the spawn call */
+    /* Accounting (cora_task_stats_get): counts always, times in debug mode only. */
+    uint64_t switches;
+    uint64_t bytes_read, bytes_written; /* by its I/O operations */
+    int64_t run_ns;
+    int64_t parked_ns; /* debug mode: when it last suspended */
+    struct cora__park_trace *trace; /* debug mode: where it last suspended */
 #ifdef CORA__ASAN
     void *asan_fake;
 #endif
@@ -275,10 +307,14 @@ struct cora_loop {
     size_t nfree_tasks;
     size_t inflight; /* operations submitted to the backend and not completed */
     bool stopping;   /* main has ended: the rest are being cancelled */
+    bool escaped;    /* cora_loop_current gave it out, or a queue was made threadsafe:
+                      * another thread may wake it (debug mode's asleep check) */
+    int asleep;      /* debug mode found every task asleep (1: once, main cancelled) */
     bool debug;      /* CORA_DEBUG=1 or cora_debug_set */
     struct cora__dbg *dbg; /* debug mode's state (debug.c), NULL when never on */
     /* cora_stats_get's counters: plain increments, always on. */
-    uint64_t stat_switches, stat_spawns, stat_ops;
+    uint64_t stat_switches, stat_spawns, stat_ops, stat_jobs;
+    uint64_t stat_ops_kind[16]; /* by enum cora__op_kind (io/backend.h) */
     /* Those that need the clock, kept in debug mode only. */
     int64_t stat_poll_ns, stat_run_ns, stat_longest_ns;
     char stat_longest_name[CORA_TASK_NAME_MAX];
@@ -323,15 +359,18 @@ static inline cora_loop *cora__loop(void)
 }
 
 /* Parks the running task until cora__wake; `on_cancel` runs if it is cancelled
- * meanwhile (NULL: the cancellation waits for the next suspension point).
+ * meanwhile (NULL: the cancellation waits for the next suspension point). `why` and
+ * `on` say what it waits for (see cora__wait_desc); `wait_obj` is for on_cancel.
  * Returns the value given to cora__wake. Call only from a task. */
-int cora__park(cora__cancel_fn on_cancel, void *wait_obj);
+int cora__park(const cora__wait_desc *why, const void *on, cora__cancel_fn on_cancel,
+               void *wait_obj);
 /* Makes a parked task ready; its cora__park returns `result`. Does nothing if the
  * task is not parked (already woken this round, say), so several wake sources for
  * one wait are safe. */
 void cora__wake(cora_task *t, int result);
 /* cora__checkpoint, then cora__park: the usual way to suspend. */
-int cora__suspend(cora__cancel_fn on_cancel, void *wait_obj);
+int cora__suspend(const cora__wait_desc *why, const void *on, cora__cancel_fn on_cancel,
+                  void *wait_obj);
 /* An on_cancel that just wakes the task with -ECANCELED (waits whose bookkeeping the
  * waiting code undoes itself). */
 void cora__cancel_wake(cora_task *t);
@@ -385,6 +424,15 @@ int cora__debug_loop_start(cora_loop *loop);
 void cora__debug_loop_stop(cora_loop *loop);
 void cora__debug_switch_in(cora_loop *loop, cora_task *t);
 void cora__debug_switch_out(cora_loop *loop, cora_task *t);
+/* A task of a debug loop parks: note when and where, and look for a deadlock. */
+void cora__debug_park(cora_loop *loop, cora_task *t);
+/* Called by the scheduler of a debug loop about to wait with no timer armed: if no
+ * task can ever be woken, reports it with the task dump and returns true. */
+bool cora__debug_asleep(cora_loop *loop);
+/* Runs a dump asked for by SIGUSR1, if one was. */
+void cora__debug_poll_requests(cora_loop *loop);
+/* Writes "symbol (object+0xoff) [pc]" for a code address, as far as dladdr knows. */
+void cora__describe_addr(char *out, size_t cap, const void *pc);
 /* cora_spawn_ex with the spawn site to record in debug mode. */
 int cora__spawn_at(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts *opts,
                    void *site);

@@ -35,7 +35,11 @@ __thread cora__census cora__census_now;
 
 cora_loop *cora_loop_current(void)
 {
-    return cora__tls_loop;
+    cora_loop *loop = cora__tls_loop;
+    /* The pointer may now reach another thread, which could wake the loop: debug
+     * mode's "all tasks are asleep" can no longer be sure. */
+    if (loop) loop->escaped = true;
+    return loop;
 }
 
 int64_t cora_now_ns(void)
@@ -164,10 +168,19 @@ static int run_rounds(cora_loop *loop)
             fire_timers(loop);
         }
         run_inbox(loop);
+        if (loop->debug) cora__debug_poll_requests(loop);
         run_ready(loop);
         if (loop->live == 0 && !atomic_load(&loop->wake_pending)) return 0;
         if (!loop->stopping && loop->main->state == CORA__DONE) continue;
         int64_t timeout = poll_timeout(loop);
+        /* About to wait with no timer: in debug mode, make sure something can still
+         * wake a task. If nothing can, cancel main so the program unwinds; if even
+         * that leaves everything asleep, give up. */
+        if (timeout < 0 && loop->debug && !loop->inflight && cora__debug_asleep(loop)) {
+            if (loop->asleep++) return -EDEADLK;
+            cora_cancel(loop->main);
+            continue;
+        }
         /* Nothing in flight and no reason to wait: a poll could only find the
          * wake-up eventfd, whose news the inbox flag already carries. Skipping it
          * keeps a round of ready tasks free of system calls. */
@@ -221,8 +234,9 @@ static void loop_close(cora_loop *loop)
         loop->free_tasks = t->arg;
         free(t);
     }
-    cora__io_close(loop);
+    /* Off the watchdog's list first: it may wake the loop through its backend. */
     cora__debug_loop_stop(loop);
+    cora__io_close(loop);
     cora__heap_free(&loop->timers);
     cora__stack_pool_close(&loop->stacks);
     pthread_mutex_destroy(&loop->inbox_lock);
@@ -278,6 +292,7 @@ int cora_run(cora_fn main, void *arg, void **result)
         loop->main = m;
         m->is_main = true;
         r = run_rounds(loop);
+        if (r == 0 && loop->asleep) r = -EDEADLK; /* main unwound from a deadlock */
         if (r == 0) {
             r = m->status;
             if (result) *result = m->result;

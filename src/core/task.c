@@ -124,6 +124,7 @@ void cora__task_switch_in(cora_loop *loop, cora_task *t)
     loop->current = t;
     t->state = CORA__RUNNING;
     t->budget = CORA__BUDGET;
+    t->switches++;
     loop->stat_switches++;
     if (loop->debug) {
         cora__debug_switch_in(loop, t);
@@ -148,6 +149,7 @@ void cora__task_release(cora_task *t)
     cora__list_remove(&t->all_link);
     cora__census_now.tasks--;
     free(t->locals);
+    free(t->trace);
     /* Keep the record for the next spawn: glibc's per-thread cache holds only 7 of a
      * size, so a batch of spawns would otherwise go through the main allocator (a
      * third of spawn+await's instructions, measured with callgrind). */
@@ -237,12 +239,17 @@ cora_task *cora_spawn(cora_fn fn, void *arg)
 
 /* ---- Parking and waking -------------------------------------------------------- */
 
-int cora__park(cora__cancel_fn on_cancel, void *wait_obj)
+int cora__park(const cora__wait_desc *why, const void *on, cora__cancel_fn on_cancel,
+               void *wait_obj)
 {
-    cora_task *t = cora__loop()->current;
+    cora_loop *loop = cora__loop();
+    cora_task *t = loop->current;
     t->state = CORA__SUSPENDED;
     t->on_cancel = on_cancel;
     t->wait_obj = wait_obj;
+    t->wait_desc = why;
+    t->wait_on = on;
+    if (loop->debug) cora__debug_park(loop, t);
     switch_to_sched(t);
     if (t->wake_result == -ECANCELED) {
         /* Woken by a cancellation: report its cause (-ETIMEDOUT for a deadline). */
@@ -252,10 +259,11 @@ int cora__park(cora__cancel_fn on_cancel, void *wait_obj)
     return t->wake_result;
 }
 
-int cora__suspend(cora__cancel_fn on_cancel, void *wait_obj)
+int cora__suspend(const cora__wait_desc *why, const void *on, cora__cancel_fn on_cancel,
+                  void *wait_obj)
 {
     int c = cora__checkpoint();
-    return c ? c : cora__park(on_cancel, wait_obj);
+    return c ? c : cora__park(why, on, on_cancel, wait_obj);
 }
 
 void cora__cancel_wake(cora_task *t)
@@ -297,6 +305,14 @@ int cora__budget_spend(void)
 
 /* ---- Awaiting, detaching, cancelling ------------------------------------------- */
 
+static cora_task *awaited_task(const cora_task *t, const void *on)
+{
+    (void)t;
+    return (cora_task *)on;
+}
+
+static const cora__wait_desc wait_await = {.what = "await", .holder = awaited_task};
+
 static void await_done(cora__waiter *w, cora_task *done)
 {
     (void)done;
@@ -316,7 +332,7 @@ int cora_await(cora_task *t, void **result)
         cora__waiter w = {.fn = await_done, .task = self};
         cora__list_push_back(&t->done_waiters, &w.link);
         t->awaited = true;
-        int r = cora__suspend(cora__cancel_wake, NULL);
+        int r = cora__suspend(&wait_await, t, cora__cancel_wake, NULL);
         if (t->state != CORA__DONE) { /* the caller was cancelled: t goes on */
             cora__list_remove(&w.link);
             t->awaited = false;
@@ -392,6 +408,19 @@ static void sleep_fire(cora__timer *tm)
     cora__wake(CORA__CONTAINER_OF(tm, cora_task, timer), 0);
 }
 
+static void sleep_detail(const cora_task *t, const void *on, char *buf, size_t cap)
+{
+    (void)on;
+    if (t->timer.deadline == INT64_MAX) {
+        snprintf(buf, cap, "forever");
+        return;
+    }
+    int64_t left = t->timer.deadline - cora_now_ns();
+    snprintf(buf, cap, "%.3f s left", left > 0 ? (double)left / 1e9 : 0.0);
+}
+
+static const cora__wait_desc wait_sleep = {.what = "sleep", .detail = sleep_detail};
+
 static void sleep_cancel(cora_task *t)
 {
     cora__heap_remove(&t->loop->timers, &t->timer);
@@ -406,7 +435,7 @@ int cora_sleep_until_ns(int64_t deadline_ns)
     t->timer.deadline = deadline_ns;
     t->timer.fire = sleep_fire;
     if (cora__heap_push(&t->loop->timers, &t->timer) < 0) return -ENOMEM;
-    return cora__park(sleep_cancel, NULL);
+    return cora__park(&wait_sleep, NULL, sleep_cancel, NULL);
 }
 
 int cora_sleep_ns(int64_t ns)

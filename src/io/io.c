@@ -60,6 +60,65 @@ void cora__op_done(cora_loop *loop, cora__op *op, int64_t res)
     cora__wake(op->task, res == -ECANCELED ? -ECANCELED : 0);
 }
 
+/* ---- What the task dump says of an operation ------------------------------------ */
+
+static const char *const op_names[] = {
+    [CORA__OP_POLL] = "poll",       [CORA__OP_READ] = "read",
+    [CORA__OP_WRITE] = "write",     [CORA__OP_ACCEPT] = "accept",
+    [CORA__OP_CONNECT] = "connect", [CORA__OP_RECV] = "recv",
+    [CORA__OP_SEND] = "send",       [CORA__OP_RECVMSG] = "recvmsg",
+    [CORA__OP_SENDMSG] = "sendmsg", [CORA__OP_OPENAT] = "open",
+    [CORA__OP_CLOSE] = "close",     [CORA__OP_FSYNC] = "fsync",
+    [CORA__OP_STATX] = "stat",      [CORA__OP_RENAMEAT] = "rename",
+    [CORA__OP_UNLINKAT] = "unlink",
+};
+
+static void op_detail(const cora_task *t, const void *on, char *buf, size_t cap)
+{
+    (void)t;
+    const cora__op *op = on;
+    const char *name = op->kind < sizeof op_names / sizeof op_names[0] ? op_names[op->kind] : "?";
+    if (op->path)
+        snprintf(buf, cap, "%s of %s", name, op->path);
+    else if (op->kind == CORA__OP_POLL)
+        snprintf(buf, cap, "poll on fd %d for %s%s", op->fd, op->events & POLLIN ? "in" : "",
+                 op->events & POLLOUT ? (op->events & POLLIN ? "+out" : "out") : "");
+    else
+        snprintf(buf, cap, "%s on fd %d", name, op->fd);
+}
+
+static void polls_detail(const cora_task *t, const void *on, char *buf, size_t cap)
+{
+    (void)t;
+    const cora__op *ops = on;
+    int n = 0;
+    while (ops[n].kind == CORA__OP_POLL) n++;
+    snprintf(buf, cap, "poll on %d fds, the first fd %d", n, n ? ops[0].fd : -1);
+}
+
+static const cora__wait_desc wait_op = {.what = "I/O", .detail = op_detail};
+static const cora__wait_desc wait_polls = {.what = "I/O", .detail = polls_detail};
+
+/* Counts the bytes a finished operation moved, for cora_task_stats_get. */
+static void account(cora_task *t, const cora__op *op)
+{
+    if (op->res <= 0) return;
+    switch (op->kind) {
+    case CORA__OP_READ:
+    case CORA__OP_RECV:
+    case CORA__OP_RECVMSG:
+        t->bytes_read += (uint64_t)op->res;
+        break;
+    case CORA__OP_WRITE:
+    case CORA__OP_SEND:
+    case CORA__OP_SENDMSG:
+        t->bytes_written += (uint64_t)op->res;
+        break;
+    default:
+        break;
+    }
+}
+
 static void io_cancel(cora_task *t)
 {
     /* The task stays parked: it is woken by the op's completion, when the kernel is
@@ -78,12 +137,14 @@ int64_t cora__io_run(cora__op *op)
     cora__list_init(&op->link);
     int r = loop->backend->submit(loop, op);
     loop->stat_ops++;
+    loop->stat_ops_kind[op->kind & 15]++;
     if (r < 0) {
         op->state = CORA__OP_IDLE;
         return r;
     }
     if (r == 1) {
         op->state = CORA__OP_DONE;
+        account(op->task, op);
         /* Done without suspending: count it against the task's budget. A cancellation
          * seen by the forced yield is delivered at the next suspension point; the
          * result here is real and must not be lost. */
@@ -92,7 +153,8 @@ int64_t cora__io_run(cora__op *op)
     }
     loop->inflight++;
     cora__census_now.ops++;
-    int w = cora__park(io_cancel, op);
+    int w = cora__park(&wait_op, op, io_cancel, op);
+    account(op->task, op);
     /* Our cancellation took effect: report its cause (-ETIMEDOUT under a deadline).
      * Any other result is the operation's own, returned as is so no byte is lost. */
     if (op->res == -ECANCELED && w < 0) return w;
@@ -147,6 +209,7 @@ int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *rev
         cora__list_init(&ops[i].link);
         int r = loop->backend->submit(loop, &ops[i]);
         loop->stat_ops++;
+        loop->stat_ops_kind[CORA__OP_POLL]++;
         if (r == 0) {
             loop->inflight++;
             cora__census_now.ops++;
@@ -159,7 +222,7 @@ int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *rev
     count_polls(n, ops, revents, &ready, &inflight);
     /* Until one fires (or the task is cancelled, which cancels the polls). */
     while (!ready && inflight && !cause) {
-        int w = cora__park(poll_many_cancel, ops);
+        int w = cora__park(&wait_polls, ops, poll_many_cancel, ops);
         if (w < 0) cause = w;
         count_polls(n, ops, revents, &ready, &inflight);
     }
@@ -168,7 +231,7 @@ int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *rev
     cancel_polls(loop, ops);
     count_polls(n, ops, revents, &ready, &inflight); /* epoll cancels at once */
     while (inflight) {
-        cora__park(NULL, ops);
+        cora__park(&wait_polls, ops, NULL, ops);
         count_polls(n, ops, revents, &ready, &inflight);
     }
     if (ready) return ready;

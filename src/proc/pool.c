@@ -230,6 +230,9 @@ static void job_cancel(cora_task *t)
     cora__wake(t, -ECANCELED);
 }
 
+/* A worker thread ends this wait: the loop is not stuck while a task waits so. */
+static const cora__wait_desc wait_job = {.what = "thread-pool job", .external = true};
+
 static int to_thread(void *(*fn)(void *), void *arg, void (*abandon)(void *, void *),
                      void **result, bool wait_if_running)
 {
@@ -259,7 +262,8 @@ static int to_thread(void *(*fn)(void *), void *arg, void (*abandon)(void *, voi
     }
     pthread_cond_signal(&p->work);
     pthread_mutex_unlock(&p->mu);
-    r = cora__park(job_cancel, j);
+    self->loop->stat_jobs++;
+    r = cora__park(&wait_job, j, job_cancel, j);
     if (r < 0) return r; /* abandoned: job_cancel or the worker frees it */
     /* Delivered: the job is ours to collect, even if a cancellation came meanwhile. */
     if (result) *result = j->result;

@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 
 typedef struct barrier_impl {
     cora__list waiters;
@@ -12,6 +13,15 @@ typedef struct barrier_impl {
     unsigned arrived;
 } barrier_impl;
 CORA__STANDIN(barrier_impl, cora_barrier);
+
+static void barrier_detail(const cora_task *t, const void *on, char *buf, size_t cap)
+{
+    (void)t;
+    const barrier_impl *B = on;
+    snprintf(buf, cap, "%u of %u parties arrived", B->arrived, B->parties);
+}
+
+static const cora__wait_desc wait_barrier = {.what = "barrier", .detail = barrier_detail};
 
 static barrier_impl *impl(cora_barrier *b)
 {
@@ -41,7 +51,7 @@ int cora_barrier_wait(cora_barrier *b)
         return (int)index;
     }
     cora__wq_node n;
-    int r = cora__wq_wait(&B->waiters, &n);
+    int r = cora__wq_wait(&B->waiters, &n, &wait_barrier, B);
     if (r < 0) {
         B->arrived--; /* left before the round completed */
         return r;

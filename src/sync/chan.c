@@ -15,6 +15,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,9 +167,21 @@ static void waiter_cancel(cora_task *t)
 
 /* Parks the caller with one waiter per entry of w[0..n) (already queued), until one
  * completes or the wait is cancelled. Removes every waiter before returning. */
-static int park_waiters(chan_waiter *w, size_t n, sel_state *sel)
+static void chan_detail(const cora_task *t, const void *on, char *buf, size_t cap)
 {
-    int r = cora__park(waiter_cancel, NULL);
+    (void)t;
+    const cora_chan *ch = on;
+    snprintf(buf, cap, "%zu of %zu buffered%s", ch->len, ch->cap, ch->closed ? ", closed" : "");
+}
+
+static const cora__wait_desc wait_send = {.what = "channel send", .detail = chan_detail};
+static const cora__wait_desc wait_recv = {.what = "channel receive", .detail = chan_detail};
+static const cora__wait_desc wait_select = {.what = "select"};
+
+static int park_waiters(chan_waiter *w, size_t n, sel_state *sel, const cora__wait_desc *why,
+                        const cora_chan *ch)
+{
+    int r = cora__park(why, ch, waiter_cancel, NULL);
     for (size_t i = 0; i < n; i++)
         if (!w[i].done && w[i].link.next) cora__list_remove(&w[i].link);
     if (sel ? sel->fired : w[0].done) return 0; /* a match beats a late cancellation */
@@ -187,7 +200,7 @@ static int send(cora_chan *ch, const void *elem, bool wait)
     if (r != -EAGAIN || !wait) return r;
     chan_waiter w = {.task = cora__current(), .elem = (void *)elem};
     cora__list_push_back(&ch->sendq, &w.link);
-    r = park_waiters(&w, 1, NULL);
+    r = park_waiters(&w, 1, NULL, &wait_send, ch);
     return r < 0 ? r : w.result;
 }
 
@@ -212,7 +225,7 @@ static int recv(cora_chan *ch, void *elem, bool wait)
     if (r != -EAGAIN || !wait) return r;
     chan_waiter w = {.task = cora__current(), .elem = elem};
     cora__list_push_back(&ch->recvq, &w.link);
-    r = park_waiters(&w, 1, NULL);
+    r = park_waiters(&w, 1, NULL, &wait_recv, ch);
     return r < 0 ? r : w.result;
 }
 
@@ -338,7 +351,7 @@ int cora_select(cora_case *cases, size_t n, double timeout)
         if (w != w_small) free(w);
         return r;
     }
-    r = park_waiters(w, n, &sel); /* with no channel at all, only a timeout or a
+    r = park_waiters(w, n, &sel, &wait_select, NULL); /* with no channel at all, only a timeout or a
                                      * cancellation ends it (Go's empty select) */
     if (timed) cora_scope_exit(&deadline);
     if (sel.fired) {

@@ -13,6 +13,8 @@ typedef struct cond_impl {
 } cond_impl;
 CORA__STANDIN(cond_impl, cora_cond);
 
+static const cora__wait_desc wait_cond = {.what = "condition"};
+
 static cond_impl *impl(cora_cond *c)
 {
     return (cond_impl *)(void *)c;
@@ -34,7 +36,7 @@ int cora_cond_wait(cora_cond *c)
     if (c0) return c0;
     cora_lock_release(C->lock);
     cora__wq_node n;
-    int r = cora__wq_wait(&C->waiters, &n);
+    int r = cora__wq_wait(&C->waiters, &n, &wait_cond, C);
     cora_scope shield;
     cora_shield_enter(&shield);
     cora_lock_acquire(C->lock);

@@ -9,6 +9,8 @@ typedef struct event_impl {
 } event_impl;
 CORA__STANDIN(event_impl, cora_event);
 
+static const cora__wait_desc wait_event = {.what = "event"};
+
 static event_impl *impl(cora_event *ev)
 {
     return (event_impl *)(void *)ev;
@@ -45,7 +47,7 @@ int cora_event_wait(cora_event *ev)
     if (c) return c;
     if (e->set) return 0;
     cora__wq_node n;
-    return cora__wq_wait(&e->waiters, &n);
+    return cora__wq_wait(&e->waiters, &n, &wait_event, e);
 }
 
 static int wait_cb(void *ev)

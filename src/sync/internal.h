@@ -20,11 +20,12 @@ typedef struct cora__wq_node {
     int err;     /* 0, or why it was woken without its wish (-ESHUTDOWN) */
 } cora__wq_node;
 
-/* Parks the calling task on `wq` until a waker takes its node off. Returns 0 when
+/* Parks the calling task on `wq` until a waker takes its node off (`why` and `on`
+ * describe the wait for the task dump: see cora__wait_desc). Returns 0 when
  * woken by a waker (node->granted is set), or the cancellation cause (-ECANCELED,
  * -ETIMEDOUT) with the node already off the queue. Checks for a pending cancellation
  * first, without parking. */
-int cora__wq_wait(cora__list *wq, cora__wq_node *n);
+int cora__wq_wait(cora__list *wq, cora__wq_node *n, const cora__wait_desc *why, const void *on);
 
 /* Takes the first waiter off `wq`, marks it granted with `data`, and wakes it.
  * Returns its node, or NULL if nobody waits. */

@@ -35,6 +35,15 @@ int cora_lock_tryacquire(cora_lock *l)
     return 0;
 }
 
+/* For the dump and the deadlock check: the owner is what a waiter waits for. */
+static cora_task *lock_holder(const cora_task *t, const void *on)
+{
+    (void)t;
+    return ((const lock_impl *)on)->owner;
+}
+
+static const cora__wait_desc wait_lock = {.what = "lock", .holder = lock_holder};
+
 int cora_lock_acquire(cora_lock *l)
 {
     lock_impl *L = impl(l);
@@ -48,7 +57,7 @@ int cora_lock_acquire(cora_lock *l)
         return 0;
     }
     cora__wq_node n;
-    return cora__wq_wait(&L->waiters, &n); /* 0: the releaser made us the owner */
+    return cora__wq_wait(&L->waiters, &n, &wait_lock, L); /* 0: the releaser made us the owner */
 }
 
 static int acquire_cb(void *l)

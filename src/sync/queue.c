@@ -17,6 +17,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,29 @@ struct cora_queue {
     pthread_mutex_t mu;
     pthread_cond_t not_empty, not_full; /* for threads blocked on their side */
 };
+
+/* ---- what the task dump says of a wait on a queue ------------------------------- */
+
+static void queue_detail(const cora_task *t, const void *on, char *buf, size_t cap)
+{
+    (void)t;
+    const cora_queue *q = on; /* read without the lock: a dump is a snapshot */
+    if (q->maxsize)
+        snprintf(buf, cap, "%zu of %zu items%s", q->len, q->maxsize, q->shutdown ? ", shut down" : "");
+    else
+        snprintf(buf, cap, "%zu items%s", q->len, q->shutdown ? ", shut down" : "");
+}
+
+/* A threadsafe queue can be fed or drained by other threads: the wait is external. */
+static const cora__wait_desc wait_put = {.what = "queue put", .detail = queue_detail};
+static const cora__wait_desc wait_get = {.what = "queue get", .detail = queue_detail};
+static const cora__wait_desc wait_join = {.what = "queue join", .detail = queue_detail};
+static const cora__wait_desc wait_put_ts = {
+    .what = "queue put", .detail = queue_detail, .external = true};
+static const cora__wait_desc wait_get_ts = {
+    .what = "queue get", .detail = queue_detail, .external = true};
+static const cora__wait_desc wait_join_ts = {
+    .what = "queue join", .detail = queue_detail, .external = true};
 
 /* ---- storage -------------------------------------------------------------------- */
 
@@ -160,6 +184,7 @@ int cora_queue_new(cora_queue **out, const cora_queue_opts *opts)
     cora__list_init(&q->joiners);
     q->threadsafe = (o.flags & CORA_QUEUE_THREADSAFE) != 0;
     if (q->threadsafe) {
+        loop->escaped = true; /* other threads may now wake it (debug mode's check) */
         pthread_mutex_init(&q->mu, NULL);
         pthread_cond_init(&q->not_empty, NULL);
         pthread_cond_init(&q->not_full, NULL);
@@ -265,7 +290,7 @@ static int put(cora_queue *q, void *item, bool wait)
     unlock(q);
     if (!wait) return -EAGAIN;
     cora__wq_node n = {.data = item};
-    r = cora__wq_wait(&q->putters, &n);
+    r = cora__wq_wait(&q->putters, &n, q->threadsafe ? &wait_put_ts : &wait_put, q);
     if (r < 0) return r; /* gave up: the item was not queued, it is still the caller's */
     return n.err;        /* 0: a getter made room and queued it; or -ESHUTDOWN */
 }
@@ -299,7 +324,7 @@ static int get(cora_queue *q, void **item, bool wait)
     if (shut) return -ESHUTDOWN;
     if (!wait) return -EAGAIN;
     cora__wq_node n = {0};
-    r = cora__wq_wait(&q->getters, &n);
+    r = cora__wq_wait(&q->getters, &n, q->threadsafe ? &wait_get_ts : &wait_get, q);
     if (r < 0) return r;
     if (n.err) return n.err;
     *item = n.data;
@@ -374,7 +399,7 @@ int cora_queue_join(cora_queue *q)
     unlock(q);
     if (left == 0) return 0;
     cora__wq_node n = {0};
-    return cora__wq_wait(&q->joiners, &n);
+    return cora__wq_wait(&q->joiners, &n, q->threadsafe ? &wait_join_ts : &wait_join, q);
 }
 
 int cora_queue_shutdown(cora_queue *q)

@@ -13,6 +13,8 @@ typedef struct sem_impl {
 } sem_impl;
 CORA__STANDIN(sem_impl, cora_sem);
 
+static const cora__wait_desc wait_sem = {.what = "semaphore"};
+
 static sem_impl *impl(cora_sem *s)
 {
     return (sem_impl *)(void *)s;
@@ -51,7 +53,8 @@ int cora_sem_acquire(cora_sem *s)
     if (c) return c;
     if (cora_sem_tryacquire(s) == 0) return 0;
     cora__wq_node n;
-    return cora__wq_wait(&S->waiters, &n); /* 0: a releaser handed us its permit */
+    /* 0: a releaser handed us its permit */
+    return cora__wq_wait(&S->waiters, &n, &wait_sem, S);
 }
 
 static int acquire_cb(void *s)

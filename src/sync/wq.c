@@ -10,7 +10,7 @@ static void wq_cancel(cora_task *t)
     cora__wake(t, -ECANCELED);
 }
 
-int cora__wq_wait(cora__list *wq, cora__wq_node *n)
+int cora__wq_wait(cora__list *wq, cora__wq_node *n, const cora__wait_desc *why, const void *on)
 {
     int c = cora__checkpoint();
     if (c) return c;
@@ -18,7 +18,7 @@ int cora__wq_wait(cora__list *wq, cora__wq_node *n)
     n->granted = 0;
     n->err = 0;
     cora__list_push_back(wq, &n->link);
-    int r = cora__park(wq_cancel, n);
+    int r = cora__park(why, on, wq_cancel, n);
     /* Granted and then cancelled or timed out before it ran: the wake-up came first,
      * so it counts; the cancellation waits for the next suspension point. */
     return n->granted ? 0 : r;
