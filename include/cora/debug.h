@@ -87,7 +87,7 @@ int cora_stats_get(cora_stats *out);
 
 /* Per-task accounting, for metrics, tests and the dump. */
 typedef struct cora_task_stats {
-    uint64_t switches;      /* times it was switched in */
+    uint64_t switches;      /* debug mode: times it was switched in (0 else) */
     int64_t run_ns;         /* debug mode: time it spent running (0 else) */
     uint64_t bytes_read;    /* bytes its read/recv operations returned */
     uint64_t bytes_written; /* bytes its write/send operations took */
@@ -103,8 +103,8 @@ int cora_task_stats_get(const cora_task *t, cora_task_stats *out);
 /* Writes a dump of every task of the calling thread's loop to `out`, as Go's
  * goroutine dump does: per task its id, name, state, and when suspended what it waits
  * for (the lock and its owner, the fd and operation, the timer, the queue, channel or
- * task), then its switches and I/O bytes. In debug mode also for how long it has
- * waited, where it was spawned, its run time, and a backtrace of where it suspended.
+ * task), and its I/O bytes. In debug mode also for how long it has waited, where it
+ * was spawned, its switches and run time, and a backtrace of where it suspended.
  * Callable from a task or from a cora_call_soon_threadsafe callback. Returns 0,
  * -EINVAL if out is NULL, or -EPERM outside a loop. Ownership: out stays the
  * caller's; it is flushed, not closed. */

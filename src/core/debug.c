@@ -57,7 +57,6 @@ struct cora__dbg {
     atomic_uint_fast64_t running; /* the episode running now, 0 between tasks */
     atomic_int bt_state;          /* 0 idle, 1 asked for, 2 taken */
     uint64_t bt_episode;          /* `running` when the backtrace was taken */
-    atomic_int dump_asked;        /* SIGUSR1 came: the loop dumps its tasks */
     void *bt_pc;                  /* the interrupted instruction, NULL if unknown */
     int bt_n;
     void *bt[BT_MAX];
@@ -364,7 +363,7 @@ static void *watchdog(void *arg)
         bool dump = atomic_exchange(&dump_requested, 0) != 0;
         for (cora__dbg *d = wd.loops; d; d = d->next) {
             if (dump) {
-                atomic_store(&d->dump_asked, 1);
+                atomic_fetch_or(&d->loop->interrupted, CORA__INTR_DUMP);
                 d->loop->backend->wake(d->loop);
             }
             check_loop(d, now);
@@ -540,14 +539,6 @@ void cora__debug_switch_out(cora_loop *loop, cora_task *t)
     }
 }
 
-void cora__debug_poll_requests(cora_loop *loop)
-{
-    cora__dbg *d = loop->dbg;
-    if (d && atomic_load_explicit(&d->dump_asked, memory_order_relaxed) &&
-        atomic_exchange(&d->dump_asked, 0))
-        cora_dump_tasks(stderr);
-}
-
 /* ---- The public API ----------------------------------------------------------- */
 
 int cora_debug_set(const cora_debug_opts *opts)
@@ -569,6 +560,12 @@ int cora_debug_set(const cora_debug_opts *opts)
     }
     int r = cora__debug_loop_start(loop);
     if (r < 0) return r;
+    if (!loop->debug) /* the tasks' accounting starts now (it is kept only in debug mode) */
+        for (cora__list *l = loop->tasks.next; l != &loop->tasks; l = l->next) {
+            cora_task *t = CORA__CONTAINER_OF(l, cora_task, all_link);
+            t->switches = 0;
+            t->run_ns = 0;
+        }
     pthread_mutex_lock(&wd.lock); /* the watchdog reads it under this lock */
     loop->dbg->threshold_ns = threshold_ns();
     pthread_mutex_unlock(&wd.lock);

@@ -74,7 +74,8 @@ static void dump_task(FILE *out, const cora_task *t, int64_t now)
             state_name(t));
     if (t->state == CORA__SUSPENDED) {
         fprintf(out, ", waiting for %s", wait);
-        if (t->parked_ns) fprintf(out, ", for %.3f s", (double)(now - t->parked_ns) / 1e9);
+        if (t->loop->debug && t->parked_ns)
+            fprintf(out, ", for %.3f s", (double)(now - t->parked_ns) / 1e9);
     }
     if (t == t->loop->current) fprintf(out, " (the task printing this dump)");
     fputc('\n', out);
@@ -83,9 +84,11 @@ static void dump_task(FILE *out, const cora_task *t, int64_t now)
         cora__describe_addr(where, sizeof where, t->spawn_site);
         fprintf(out, "      spawned at: %s\n", where);
     }
-    fprintf(out, "      switches %llu, read %llu B, written %llu B", (unsigned long long)t->switches,
-            (unsigned long long)t->bytes_read, (unsigned long long)t->bytes_written);
-    if (t->loop->debug) fprintf(out, ", ran %.3f ms", (double)t->run_ns / 1e6);
+    fprintf(out, "      read %llu B, written %llu B", (unsigned long long)t->bytes_read,
+            (unsigned long long)t->bytes_written);
+    if (t->loop->debug)
+        fprintf(out, ", switches %llu, ran %.3f ms", (unsigned long long)t->switches,
+                (double)t->run_ns / 1e6);
     fputc('\n', out);
     if (t->state == CORA__SUSPENDED && t->trace && t->trace->n) {
         fprintf(out, "      suspended at:\n");

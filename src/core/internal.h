@@ -235,8 +235,6 @@ struct cora_task {
     int wake_result;          /* what cora__park returns */
     cora__cancel_fn on_cancel; /* while parked */
     void *wait_obj;            /* what it is parked on (for on_cancel) */
-    const cora__wait_desc *wait_desc; /* while parked: what it waits for (the dump) */
-    const void *wait_on;              /* and on which object */
     cora__list done_waiters;   /* cora__waiter nodes, run when the task ends */
     bool awaited;              /* an owner is collecting it (await, gather, wait_for) */
     bool in_group;             /* a task group owns it */
@@ -253,12 +251,7 @@ struct cora_task {
     uint64_t id;
     uint64_t done_seq; /* the loop's count of ended tasks when this one ended */
     void *spawn_site;  /* debug mode: the return address of the spawn call */
-    /* Accounting (cora_task_stats_get): counts always, times in debug mode only. */
-    uint64_t switches;
-    uint64_t bytes_read, bytes_written; /* by its I/O operations */
-    int64_t run_ns;
-    int64_t parked_ns; /* debug mode: when it last suspended */
-    struct cora__park_trace *trace; /* debug mode: where it last suspended */
+    uint64_t bytes_read, bytes_written; /* by its I/O operations (cora_task_stats_get) */
 #ifdef CORA__ASAN
     void *asan_fake;
 #endif
@@ -266,6 +259,15 @@ struct cora_task {
     void *tsan_fiber;
 #endif
     char name[CORA_TASK_NAME_MAX];
+    /* Past the name, so not cleared when a record is reused (spawn clears up to the
+     * name, and each byte cleared counts on that hot path): */
+    const cora__wait_desc *wait_desc; /* set by every park: what it waits for */
+    const void *wait_on;              /* and on which object */
+    int64_t parked_ns;                /* debug mode: when it last suspended */
+    /* Debug mode's accounting: zeroed at spawn and when debug mode comes on. */
+    uint64_t switches;
+    int64_t run_ns;
+    struct cora__park_trace *trace;   /* debug mode: where; freed and cleared on release */
 };
 
 typedef struct cora__call {
@@ -324,7 +326,8 @@ struct cora_loop {
     pthread_mutex_t inbox_lock;
     cora__call *inbox_head, *inbox_tail;
     atomic_int wake_pending; /* a wake-up is already on its way */
-    atomic_int interrupted;  /* SIGINT/SIGTERM arrived (interrupt.c) */
+    atomic_int interrupted;  /* CORA__INTR_* bits: news from a signal handler or the
+                              * watchdog, looked at once per round */
     bool owns_interrupts;
 
 #ifdef CORA__ASAN
@@ -410,6 +413,10 @@ void cora__task_switch_in(cora_loop *loop, cora_task *t); /* scheduler -> task *
 void cora__task_release(cora_task *t);
 void cora__report_unobserved(cora_task *t);
 
+/* loop->interrupted's bits. */
+#define CORA__INTR_CANCEL 1 /* SIGINT/SIGTERM arrived: cancel main (interrupt.c) */
+#define CORA__INTR_DUMP 2   /* SIGUSR1 in debug mode: dump the tasks (debug.c) */
+
 /* Ctrl-C handling for cora_run (interrupt.c). */
 void cora__interrupt_install(cora_loop *loop);
 void cora__interrupt_remove(cora_loop *loop);
@@ -429,8 +436,7 @@ void cora__debug_park(cora_loop *loop, cora_task *t);
 /* Called by the scheduler of a debug loop about to wait with no timer armed: if no
  * task can ever be woken, reports it with the task dump and returns true. */
 bool cora__debug_asleep(cora_loop *loop);
-/* Runs a dump asked for by SIGUSR1, if one was. */
-void cora__debug_poll_requests(cora_loop *loop);
+
 /* Writes "symbol (object+0xoff) [pc]" for a code address, as far as dladdr knows. */
 void cora__describe_addr(char *out, size_t cap, const void *pc);
 /* cora_spawn_ex with the spawn site to record in debug mode. */

@@ -34,7 +34,7 @@ static void on_signal(int sig)
         return;
     }
     if (!loop) return;
-    atomic_store(&loop->interrupted, 1);
+    atomic_fetch_or(&loop->interrupted, CORA__INTR_CANCEL);
     loop->backend->wake(loop);
 }
 

@@ -18,6 +18,7 @@
  * The loop belongs to its thread: the only state another thread touches is the
  * inbox, behind a mutex, and the backend's wake-up.
  */
+#include "cora/debug.h"
 #include "internal.h"
 #include "../io/backend.h"
 
@@ -89,10 +90,13 @@ static bool inbox_pending(cora_loop *loop)
 
 static void run_inbox(cora_loop *loop)
 {
-    /* Ctrl-C: cancel main, as asyncio.run turns KeyboardInterrupt into cancellation. */
-    if (atomic_load_explicit(&loop->interrupted, memory_order_relaxed) &&
-        atomic_exchange(&loop->interrupted, 0) && loop->main)
-        cora_cancel(loop->main); /* (a plain load first: the exchange is a locked op) */
+    /* News from a signal handler (a plain load first: the exchange is a locked op).
+     * Ctrl-C: cancel main, as asyncio.run turns KeyboardInterrupt into cancellation. */
+    if (atomic_load_explicit(&loop->interrupted, memory_order_relaxed)) {
+        int news = atomic_exchange(&loop->interrupted, 0);
+        if ((news & CORA__INTR_CANCEL) && loop->main) cora_cancel(loop->main);
+        if (news & CORA__INTR_DUMP) cora_dump_tasks(stderr);
+    }
     if (!atomic_load(&loop->wake_pending)) return;
     /* Cleared before the queue is taken: a call added after this point sets it
      * again and wakes the next poll, so none is left behind. */
@@ -168,11 +172,14 @@ static int run_rounds(cora_loop *loop)
             fire_timers(loop);
         }
         run_inbox(loop);
-        if (loop->debug) cora__debug_poll_requests(loop);
         run_ready(loop);
         if (loop->live == 0 && !atomic_load(&loop->wake_pending)) return 0;
         if (!loop->stopping && loop->main->state == CORA__DONE) continue;
         int64_t timeout = poll_timeout(loop);
+        /* Nothing in flight and no reason to wait: a poll could only find the
+         * wake-up eventfd, whose news the inbox flag already carries. Skipping it
+         * keeps a round of ready tasks free of system calls. */
+        if (timeout == 0 && loop->inflight == 0) continue;
         /* About to wait with no timer: in debug mode, make sure something can still
          * wake a task. If nothing can, cancel main so the program unwinds; if even
          * that leaves everything asleep, give up. */
@@ -181,10 +188,6 @@ static int run_rounds(cora_loop *loop)
             cora_cancel(loop->main);
             continue;
         }
-        /* Nothing in flight and no reason to wait: a poll could only find the
-         * wake-up eventfd, whose news the inbox flag already carries. Skipping it
-         * keeps a round of ready tasks free of system calls. */
-        if (timeout == 0 && loop->inflight == 0) continue;
         int r;
         if (loop->debug) {
             int64_t t0 = cora_now_ns();
