@@ -175,7 +175,7 @@ run_soft() {
     grep -v '^RESULT ' <<<"$out" | sed 's/^/  /' >&2 || true
     local tag name value rest
     while read -r tag name value rest; do
-        if [[ "$tag" == RESULT ]]; then R[$name]=$value; fi
+        if [[ "$tag" == RESULT ]]; then R[$name${RSUFFIX:-}]=$value; fi
     done <<<"$out"
 }
 
@@ -356,6 +356,13 @@ if want core; then
     run "$B/bench_spawn" "$SPAWN_N" "$BATCH"
     run "$BUILD/go_spawn" "$SPAWN_N" "$BATCH"
     run python3 bench/peers/python/spawn.py "$PY_N" "$BATCH"
+
+    # Debug mode (issue 7): the same two programs with CORA_DEBUG=1, named *_debug.
+    # On, each switch reads the clock twice and takes an uncontended mutex, and each
+    # suspension takes a backtrace. Its cost when off is in docs/debug.md ("Cost").
+    say "the same yield and spawn in debug mode (CORA_DEBUG=1)"
+    RSUFFIX=_debug CORA_DEBUG=1 run "$B/bench_yield" "$((YIELD_N / 2))" "$REPEATS"
+    RSUFFIX=_debug CORA_DEBUG=1 run "$B/bench_spawn" "$SPAWN_N" "$BATCH"
 
     say "RSS per sleeping task"
     run "$B/bench_sleep_rss" "$RSS_SMALL"
@@ -1029,6 +1036,9 @@ table() {
         row "context switch, raw (instr/switch, callgrind)" cora_ctx_switch_ir "Boost jump_fcontext" boost_fcontext_switch_ir ir fewer
         solo "cora_yield, 2 tasks (ns/yield)" cora_yield ns "task->scheduler->task: 2 switches + scheduling"
         solo "cora_yield, 2 tasks (instr/yield, callgrind)" cora_yield_ir ir "the same, in instructions"
+        row "cora_yield, debug mode on (ns/yield)" cora_yield_debug "debug mode off" cora_yield ns faster
+        row "spawn+await serial, debug mode on (ns/task)" cora_spawn_serial_debug "debug mode off" \
+            cora_spawn_serial ns faster
         row "spawn+await, serial (ns/task)" cora_spawn_serial "Go, GOMAXPROCS=1" go_spawn_serial ns faster
         row "spawn+await, serial (ns/task)" cora_spawn_serial "Python asyncio" python_spawn_serial ns faster
         row "spawn+await, batches of $BATCH (ns/task)" cora_spawn_batch "Go WaitGroup" go_spawn_batch ns faster

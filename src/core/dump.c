@@ -58,9 +58,11 @@ static void wait_text(const cora_task *t, char *buf, size_t cap)
     if (h)
         snprintf(by, sizeof by, ", blocked by task '%s' (id %llu)", cora_task_name(h),
                  (unsigned long long)h->id);
+    /* The object's address tells two locks apart; a wait with details, or one whose
+     * object is the task it names (await), needs none. */
     if (detail[0])
         snprintf(buf, cap, "%s (%s)%s", w->what, detail, by);
-    else if (t->wait_on)
+    else if (t->wait_on && t->wait_on != h)
         snprintf(buf, cap, "%s %p%s", w->what, t->wait_on, by);
     else
         snprintf(buf, cap, "%s%s", w->what, by);
