@@ -409,6 +409,12 @@ static inline int cora__checkpoint(void)
  * spent. Returns what cora_yield returns. */
 int cora__budget_spend(void);
 
+/* cora_call_soon_threadsafe with a node the caller allocated beforehand (cora__malloc;
+ * fn and arg set), so it cannot fail: for a thread that must hand a result back
+ * whatever happens. The loop frees the node once it has run it. The same rule on the
+ * loop's lifetime applies. */
+void cora__call_soon_node(cora_loop *loop, cora__call *c);
+
 void cora__task_switch_in(cora_loop *loop, cora_task *t); /* scheduler -> task */
 void cora__task_release(cora_task *t);
 void cora__report_unobserved(cora_task *t);

@@ -70,6 +70,12 @@ int cora_call_soon_threadsafe(cora_loop *loop, void (*fn)(void *arg), void *arg)
     if (!c) return -ENOMEM;
     c->fn = fn;
     c->arg = arg;
+    cora__call_soon_node(loop, c);
+    return 0;
+}
+
+void cora__call_soon_node(cora_loop *loop, cora__call *c)
+{
     c->next = NULL;
     pthread_mutex_lock(&loop->inbox_lock);
     if (loop->inbox_tail)
@@ -80,7 +86,6 @@ int cora_call_soon_threadsafe(cora_loop *loop, void (*fn)(void *arg), void *arg)
     pthread_mutex_unlock(&loop->inbox_lock);
     /* One wake-up is enough for any number of calls until the loop drains them. */
     if (atomic_exchange(&loop->wake_pending, 1) == 0) loop->backend->wake(loop);
-    return 0;
 }
 
 static bool inbox_pending(cora_loop *loop)
