@@ -1,5 +1,6 @@
 /* tests/test_debug.c: debug mode (cora/debug.h, docs/debug.md): the blocking
- * detector and its naming of blocking calls, and the loop's stats. Each scenario runs in a forked
+ * detector and its naming of blocking calls, the loop's stats, and cora_run_in_thread
+ * (the bridge that debug mode's report of a nested loop points to). Each scenario runs in a forked
  * child whose stderr goes to a pipe, and the test checks the text and its order: debug mode writes
  * with write(2) and so does the scenario's marker, so the order in the pipe is the order in time.
  * Runs once per backend (see harness.h). */
@@ -7,6 +8,8 @@
 
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -361,6 +364,233 @@ static void stats_times_in_debug(void **state)
     assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 0}), 0);
 }
 
+/* ---- cora_run_in_thread ---------------------------------------------------------- */
+
+typedef struct {
+    atomic_int ticks;         /* the outer loop's ticker counts here */
+    atomic_int stop;          /* tells the ticker to end */
+    atomic_int inner_started; /* fn began on the inner loop */
+    atomic_int inner_sleep;   /* what fn's cora_sleep returned (1: not yet) */
+    int caller;               /* what cora_run_in_thread returned to the caller */
+} bridge_state;
+
+static void *ticker(void *arg)
+{
+    bridge_state *b = arg;
+    while (!atomic_load(&b->stop) && cora_sleep(0.001) == 0)
+        atomic_fetch_add(&b->ticks, 1);
+    return NULL;
+}
+
+/* The inner loop's main: a full loop (it spawns and awaits a task of its own), which
+ * waits until the outer loop's ticker has ticked three more times, and that can only
+ * happen if the outer loop runs on while one of its tasks waits for this one. No
+ * assertion here: cmocka's cannot jump across threads; a status says what went wrong. */
+static void *inner_child(void *arg)
+{
+    return (void *)((intptr_t)arg + 1);
+}
+
+static void *inner_waits_for_ticks(void *arg)
+{
+    bridge_state *b = arg;
+    int from = atomic_load(&b->ticks);
+    void *r = NULL;
+    cora_task *t = cora_spawn(inner_child, (void *)41);
+    if (!t || cora_await(t, &r) != 0) return cora_fail(-EPROTO);
+    for (int i = 0; i < 20000 && atomic_load(&b->ticks) < from + 3; i++)
+        cora_sleep(0.001);
+    if (atomic_load(&b->ticks) < from + 3) return cora_fail(-ETIMEDOUT);
+    return r; /* 42 */
+}
+
+static void *main_bridge_runs_alongside(void *arg)
+{
+    bridge_state *b = arg;
+    cora_task *tk = cora_spawn(ticker, b);
+    void *res = NULL;
+    assert_int_equal(cora_run_in_thread(inner_waits_for_ticks, b, &res), 0);
+    assert_ptr_equal(res, (void *)42);
+    /* A second run, to show the first left nothing behind that gets in the way. */
+    res = NULL;
+    assert_int_equal(cora_run_in_thread(inner_waits_for_ticks, b, &res), 0);
+    assert_ptr_equal(res, (void *)42);
+    atomic_store(&b->stop, 1);
+    assert_int_equal(cora_await(tk, NULL), 0);
+    return NULL;
+}
+
+/* The caller gets fn's result and status while the other tasks of its loop go on. */
+static void run_in_thread_result_while_loop_runs(void **state)
+{
+    (void)state;
+    bridge_state b = {0};
+    run_ok(main_bridge_runs_alongside, &b);
+    assert_true(atomic_load(&b.ticks) >= 6);
+}
+
+static void *inner_sleeps(void *arg)
+{
+    bridge_state *b = arg;
+    atomic_store(&b->inner_started, 1);
+    int r = cora_sleep(60);
+    atomic_store(&b->inner_sleep, r);
+    return r < 0 ? cora_fail(r) : NULL;
+}
+
+static void *bridge_caller(void *arg)
+{
+    bridge_state *b = arg;
+    b->caller = cora_run_in_thread(inner_sleeps, b, NULL);
+    return NULL;
+}
+
+static void *bridge_caller_with_deadline(void *arg)
+{
+    bridge_state *b = arg;
+    cora_scope s;
+    assert_int_equal(cora_fail_after(&s, 0.05), 0);
+    b->caller = cora_run_in_thread(inner_sleeps, b, NULL);
+    cora_scope_exit(&s);
+    return NULL;
+}
+
+static void *main_bridge_cancel(void *arg)
+{
+    (void)arg;
+    /* Cancelled while fn sleeps: fn's sleep is cancelled, and the caller returns only
+     * after that (the inner loop has ended by then). */
+    bridge_state b = {.inner_sleep = 1};
+    cora_task *c = cora_spawn(bridge_caller, &b);
+    while (!atomic_load(&b.inner_started))
+        assert_int_equal(cora_sleep(0.001), 0);
+    cora_cancel(c);
+    assert_int_equal(cora_await(c, NULL), -ECANCELED);
+    assert_int_equal(b.caller, -ECANCELED);
+    assert_int_equal(atomic_load(&b.inner_sleep), -ECANCELED);
+
+    /* A deadline around the call: its cause, -ETIMEDOUT, comes back. */
+    bridge_state d = {.inner_sleep = 1};
+    c = cora_spawn(bridge_caller_with_deadline, &d);
+    assert_int_equal(cora_await(c, NULL), 0);
+    assert_int_equal(d.caller, -ETIMEDOUT);
+    assert_int_equal(atomic_load(&d.inner_sleep), -ECANCELED);
+
+    /* Cancelled at once, before or after the new loop published itself (either may
+     * happen): -ECANCELED, and fn, if it started at all, was cancelled. */
+    for (int i = 0; i < 20; i++) {
+        bridge_state e = {.inner_sleep = 1};
+        c = cora_spawn(bridge_caller, &e);
+        assert_int_equal(cora_yield(), 0); /* the caller runs and parks in the bridge */
+        cora_cancel(c);
+        assert_int_equal(cora_await(c, NULL), -ECANCELED);
+        assert_int_equal(e.caller, -ECANCELED);
+        if (atomic_load(&e.inner_started))
+            assert_int_equal(atomic_load(&e.inner_sleep), -ECANCELED);
+        else
+            assert_int_equal(atomic_load(&e.inner_sleep), 1);
+    }
+
+    /* Already cancelled when it calls: nothing starts. */
+    bridge_state f = {.inner_sleep = 1};
+    cora_cancel(cora_current());
+    assert_int_equal(cora_run_in_thread(inner_sleeps, &f, NULL), -ECANCELED);
+    assert_int_equal(atomic_load(&f.inner_started), 0);
+    return NULL;
+}
+
+/* Cancelling the caller cancels fn's task on the inner loop, waits for that loop to
+ * end, and returns the caller's cause. */
+static void run_in_thread_cancel_forwarded(void **state)
+{
+    (void)state;
+    assert_int_equal(cora_run(main_bridge_cancel, NULL, NULL), -ECANCELED);
+}
+
+static void *inner_fails(void *arg)
+{
+    (void)arg;
+    return cora_fail(-ENOENT);
+}
+
+static void *inner_returns_arg(void *arg)
+{
+    return arg;
+}
+
+static void call_from_callback(void *arg)
+{
+    *(int *)arg = cora_run_in_thread(inner_returns_arg, NULL, NULL);
+}
+
+static void *main_bridge_errors(void *arg)
+{
+    (void)arg;
+    void *res = (void *)7;
+    assert_int_equal(cora_run_in_thread(inner_fails, NULL, &res), -ENOENT);
+    assert_ptr_equal(res, (void *)7); /* left alone unless 0 is returned */
+    assert_int_equal(cora_run_in_thread(NULL, NULL, &res), -EINVAL);
+    /* A callback of the loop cannot wait. */
+    int r = 1;
+    assert_int_equal(cora_call_soon_threadsafe(cora_loop_current(), call_from_callback, &r), 0);
+    while (r == 1)
+        assert_int_equal(cora_yield(), 0);
+    assert_int_equal(r, -EPERM);
+    return NULL;
+}
+
+/* fn's failure is the status returned; misuse gets its error; and outside any loop
+ * the call just runs the loop on a new thread and joins it. */
+static void run_in_thread_status_and_errors(void **state)
+{
+    (void)state;
+    run_ok(main_bridge_errors, NULL);
+    void *res = NULL;
+    assert_int_equal(cora_run_in_thread(inner_returns_arg, (void *)5, &res), 0);
+    assert_ptr_equal(res, (void *)5);
+    assert_int_equal(cora_run_in_thread(inner_fails, NULL, NULL), -ENOENT);
+    assert_int_equal(cora_run_in_thread(NULL, NULL, NULL), -EINVAL);
+}
+
+/* Sends SIGINT to the process once fn has started, and keeps the loop waking so
+ * that ThreadSanitizer, which runs handlers from its interceptors, runs it soon. */
+static void *interrupter(void *arg)
+{
+    bridge_state *b = arg;
+    bool sent = false;
+    while (cora_sleep(0.001) == 0) {
+        if (!sent && atomic_load(&b->inner_started)) {
+            kill(getpid(), SIGINT);
+            sent = true;
+        }
+    }
+    return NULL;
+}
+
+static void *main_bridge_interrupted(void *arg)
+{
+    bridge_state *b = arg;
+    cora_detach(cora_spawn(interrupter, b));
+    b->caller = cora_run_in_thread(inner_sleeps, b, NULL);
+    return NULL;
+}
+
+/* Ctrl-C while a task waits in cora_run_in_thread: the outer loop, which took the
+ * signal, cancels its main task, and that reaches fn on the inner loop (whose thread
+ * blocks the signal and which did not take it). Afterwards SIGINT is back to its
+ * default action. */
+static void run_in_thread_ctrl_c(void **state)
+{
+    (void)state;
+    bridge_state b = {.inner_sleep = 1};
+    assert_int_equal(cora_run(main_bridge_interrupted, &b, NULL), -ECANCELED);
+    assert_int_equal(b.caller, -ECANCELED);
+    assert_int_equal(atomic_load(&b.inner_sleep), -ECANCELED);
+    struct sigaction sa;
+    sigaction(SIGINT, NULL, &sa);
+    assert_true(sa.sa_handler == SIG_DFL);
+}
+
 /* One case a line: tests/CMakeLists.txt registers them by this pattern. */
 // clang-format off
 static const struct CMUnitTest tests[] = {
@@ -372,6 +602,10 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(api_switch),
     CORA_TEST(stats_count),
     CORA_TEST(stats_times_in_debug),
+    CORA_TEST(run_in_thread_result_while_loop_runs),
+    CORA_TEST(run_in_thread_cancel_forwarded),
+    CORA_TEST(run_in_thread_status_and_errors),
+    CORA_TEST(run_in_thread_ctrl_c),
 };
 // clang-format on
 

@@ -79,6 +79,40 @@ typedef struct cora_spawn_opts {
  * variable CORA_BACKEND=uring|epoll forces one (see docs/backends.md). */
 int cora_run(cora_fn main, void *arg, void **result);
 
+/* Runs fn(arg) as the main task of a fresh loop on a new thread, cora_run(fn, arg,
+ * &r) there, and waits for that loop to end: the supported way to run a loop from code
+ * that already runs in one (cora_run refuses it with -EBUSY).
+ *
+ * Called from a task, it suspends only that task: the caller's loop and its other
+ * tasks run on meanwhile. Called on a thread that runs no loop, it blocks that thread
+ * until the inner loop ends (nothing else is waiting for it). Called on a loop's
+ * thread outside any task (a callback given to cora_call_soon_threadsafe, say), it
+ * returns -EPERM: such code cannot wait.
+ *
+ * Returns what cora_run returned on the new thread: 0 if fn returned normally (its
+ * return value goes to *result when result is not NULL; *result is left alone on any
+ * other return), the error fn failed with, -ECANCELED if the inner loop's main task
+ * was cancelled, or cora_run's own errors (-ENOMEM, the backend's).
+ * Cancellation: if the calling task is cancelled (or a deadline around it passes)
+ * while fn runs, fn's task is cancelled in turn (its suspending calls return
+ * -ECANCELED) and the caller goes on waiting, shielded, until the inner loop has
+ * ended and its thread is joined. It then returns -ECANCELED (or -ETIMEDOUT for a
+ * deadline), unless fn succeeded anyway: then 0 and the result, so a result that owns
+ * memory is never lost, and the caller's cancellation is delivered at its next
+ * suspension point. If fn had already returned when the cancellation came, fn's
+ * status is returned, and likewise the cancellation waits for the next suspension
+ * point. A caller already cancelled when it calls returns -ECANCELED at once and
+ * starts nothing.
+ * Other errors: -EINVAL if fn is NULL, -EAGAIN if the thread cannot be created,
+ * -ENOMEM.
+ * The new thread blocks SIGINT and SIGTERM: Ctrl-C reaches the loop that took those
+ * signals (the caller's loop, normally: it cancels its main task, and the
+ * cancellation reaches fn through the caller as described above).
+ * Ownership: arg and fn's result pass between the threads untouched; fn runs on
+ * another thread, so whatever it shares with the caller's loop needs the usual
+ * cross-thread care (cora_call_soon_threadsafe, atomics, locks). */
+int cora_run_in_thread(cora_fn fn, void *arg, void **result);
+
 /* The loop running on this thread, or NULL outside cora_run. */
 cora_loop *cora_loop_current(void);
 
