@@ -1,6 +1,6 @@
 /* tests/test_debug.c: debug mode (cora/debug.h, docs/debug.md): the blocking
- * detector and its naming of blocking calls, the loop's stats, and cora_run_in_thread
- * (the bridge that debug mode's report of a nested loop points to). Each scenario runs in a forked
+ * detector and its naming of blocking calls, the loop's stats, the report of a nested
+ * loop, and cora_run_in_thread (the bridge that report points to). Each scenario runs in a forked
  * child whose stderr goes to a pipe, and the test checks the text and its order: debug mode writes
  * with write(2) and so does the scenario's marker, so the order in the pipe is the order in time.
  * Runs once per backend (see harness.h). */
@@ -364,6 +364,41 @@ static void stats_times_in_debug(void **state)
     assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 0}), 0);
 }
 
+/* ---- cora_run inside a loop ------------------------------------------------------ */
+
+static void *nested_main(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void *calls_cora_run(void *arg)
+{
+    (void)arg;
+    int r = cora_run(nested_main, NULL, NULL);
+    mark(r == -EBUSY ? "MARK nested refused\n" : "MARK nested not refused\n");
+    return NULL;
+}
+
+/* The refusal names the calling task and, in debug mode, the code that spawned it
+ * (scenario_main, exported), and points to cora_run_in_thread. Without debug mode it
+ * says how to see the spawn site. */
+static void nested_run_names_task_and_site(void **state)
+{
+    (void)state;
+    scenario s = {calls_cora_run, 0, "nester"};
+    run_child(&s, VIA_ENV, out, sizeof out);
+    assert_in_order(out, (const char *const[]){
+                             "cora: cora_run() called while this thread is already running a loop",
+                             "from task 'nester' (id 2), spawned at scenario_main (",
+                             "cora_await()", "cora_run_in_thread()", "MARK nested refused", NULL});
+    run_child(&s, OFF, out, sizeof out);
+    assert_in_order(out, (const char *const[]){
+                             "from task 'nester' (id 2)", "CORA_DEBUG=1 shows where it was spawned",
+                             "cora_run_in_thread()", "MARK nested refused", NULL});
+    assert_null(strstr(out, "spawned at"));
+}
+
 /* ---- cora_run_in_thread ---------------------------------------------------------- */
 
 typedef struct {
@@ -602,6 +637,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(api_switch),
     CORA_TEST(stats_count),
     CORA_TEST(stats_times_in_debug),
+    CORA_TEST(nested_run_names_task_and_site),
     CORA_TEST(run_in_thread_result_while_loop_runs),
     CORA_TEST(run_in_thread_cancel_forwarded),
     CORA_TEST(run_in_thread_status_and_errors),

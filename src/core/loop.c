@@ -261,19 +261,41 @@ static void ignore_sigpipe(void)
     }
 }
 
+/* cora_run inside a running loop: say who called it, from where (debug mode records
+ * spawn sites), and what to do instead. */
+static void refuse_nested(cora_loop *loop)
+{
+    cora_task *t = loop->current;
+    char who[64 + CORA_TASK_NAME_MAX], where[512], site[544] = "";
+    if (t)
+        snprintf(who, sizeof who, "from task '%s' (id %llu)", cora_task_name(t),
+                 (unsigned long long)t->id);
+    else
+        snprintf(who, sizeof who, "outside any task, from a callback of the loop");
+    if (t && t->spawn_site) {
+        cora__describe_addr(where, sizeof where, t->spawn_site);
+        snprintf(site, sizeof site, ", spawned at %s", where);
+    } else if (t && !loop->debug) {
+        snprintf(site, sizeof site, "; CORA_DEBUG=1 shows where it was spawned");
+    }
+    fprintf(
+        stderr,
+        "cora: cora_run() called while this thread is already running a loop (%s%s).\n"
+        "      A loop cannot run inside another (asyncio.run inside async code): it would hold\n"
+        "      the thread, and every other task of the running loop would stall until it ended.\n"
+        "      Call the function directly, or cora_spawn() it and cora_await() the task. To give\n"
+        "      it a loop of its own, use cora_run_in_thread(): it runs that loop on a new thread\n"
+        "      and suspends only the calling task.\n",
+        who, site);
+}
+
 int cora_run(cora_fn main, void *arg, void **result)
 {
     /* A child forked from inside a loop inherits the thread-local pointer, but the
      * loop is its parent's (its ring, its threads): the child may start its own. */
     if (cora__tls_loop && cora__tls_loop->pid != getpid()) cora__tls_loop = NULL;
     if (cora__tls_loop) {
-        cora_task *t = cora__tls_loop->current;
-        fprintf(stderr,
-                "cora: cora_run() called while this thread is already running a loop%s%s%s.\n"
-                "      A loop cannot run inside another (asyncio.run inside async code).\n"
-                "      Call the function directly, or cora_spawn() it and cora_await() the "
-                "task.\n",
-                t ? " (from task '" : "", t ? cora_task_name(t) : "", t ? "')" : "");
+        refuse_nested(cora__tls_loop);
         return -EBUSY;
     }
     if (!main) return -EINVAL;
