@@ -1,6 +1,7 @@
 /* tests/test_debug.c: debug mode (cora/debug.h, docs/debug.md): the blocking
- * detector and its naming of blocking calls, the loop's stats, the report of a nested
- * loop, and cora_run_in_thread (the bridge that report points to). Each scenario runs in a forked
+ * detector and its naming of blocking calls, the loop's stats, the reports of nested
+ * loops and of forgotten task handles, and cora_run_in_thread (the bridge the nested
+ * loop report points to). Each scenario runs in a forked
  * child whose stderr goes to a pipe, and the test checks the text and its order: debug mode writes
  * with write(2) and so does the scenario's marker, so the order in the pipe is the order in time.
  * Runs once per backend (see harness.h). */
@@ -18,6 +19,7 @@
 void *debug_test_spin(void *arg);
 void *debug_test_sleep(void *arg);
 void *debug_test_read(void *arg);
+void *debug_test_forgetful(void *arg);
 
 static void mark(const char *s)
 {
@@ -626,6 +628,135 @@ static void run_in_thread_ctrl_c(void **state)
     assert_true(sa.sa_handler == SIG_DFL);
 }
 
+/* ---- Forgotten task handles ------------------------------------------------------ */
+
+static void *quick_ok(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+static void *quick_fail(void *arg)
+{
+    (void)arg;
+    return cora_fail(-ECONNREFUSED);
+}
+
+static void *group_fails(void *arg)
+{
+    (void)arg;
+    cora_group g;
+    cora_group_init(&g);
+    cora_group_spawn(&g, quick_fail, NULL, &(cora_spawn_opts){.name = "grouped"});
+    int r = cora_group_wait(&g);
+    cora_group_destroy(&g);
+    mark(r == -ECONNREFUSED ? "MARK group saw it\n" : "MARK group missed it\n");
+    return NULL;
+}
+
+enum { FORGET_OK, FORGET_FAIL, FORGET_RUNNING, DETACH_FAIL, GROUP_FAIL };
+
+/* Spawns a task as `arg` says, lets it run, and drops the handle (or detaches it, or
+ * gives the task to a group). Exported, so that the reports can name it as the spawn
+ * site. */
+void *debug_test_forgetful(void *arg)
+{
+    intptr_t how = (intptr_t)arg;
+    static const cora_fn fns[] = {quick_ok, quick_fail, sleep_long, quick_fail, group_fails};
+    static const char *const names[] = {"forgotten", "forgotten", "forgotten", "detached",
+                                        "grouper"};
+    cora_task *t = NULL;
+    int r = cora_spawn_ex(&t, fns[how], NULL, &(cora_spawn_opts){.name = names[how]});
+    if (r < 0) return cora_fail(r);
+    if (how == DETACH_FAIL || how == GROUP_FAIL) cora_detach(t);
+    for (int i = 0; i < 3; i++) /* it runs (and, but for the sleeper, ends) meanwhile */
+        cora_yield();
+    mark("MARK forgot\n");
+    return NULL;
+}
+
+/* Debug mode reports a task that ended well but whose handle was dropped, when the
+ * loop closes: where it was spawned and what to do. */
+static void forgotten_success_reported(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_forgetful, FORGET_OK, "forgetful"};
+    run_child(&s, VIA_ENV, out, sizeof out);
+    assert_in_order(out, (const char *const[]){
+                             "MARK forgot",
+                             "cora: task 'forgotten' (id 3) spawned at "
+                             "debug_test_forgetful (",
+                             "was never awaited nor detached; it returned normally",
+                             "cora_await() it", "cora_detach() it", "cora_group_spawn()", NULL});
+}
+
+/* A forgotten task that failed: its error and its spawn site. */
+static void forgotten_failure_reported(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_forgetful, FORGET_FAIL, "forgetful"};
+    run_child(&s, VIA_API, out, sizeof out);
+    assert_in_order(
+        out, (const char *const[]){"MARK forgot",
+                                   "task 'forgotten' (id 3) spawned at debug_test_forgetful",
+                                   "was never awaited nor detached; it failed with ECONNREFUSED "
+                                   "(Connection refused)",
+                                   "cora_await() it", NULL});
+}
+
+/* A forgotten task still running when main returned: the loop cancelled it, and says
+ * so. */
+static void forgotten_running_reported(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_forgetful, FORGET_RUNNING, "forgetful"};
+    run_child(&s, VIA_ENV, out, sizeof out);
+    assert_in_order(
+        out, (const char *const[]){
+                 "MARK forgot", "task 'forgotten' (id 3) spawned at debug_test_forgetful",
+                 "never awaited nor detached; it was still running when main returned", NULL});
+}
+
+/* Without debug mode: a forgotten task that ended well is not reported, and a
+ * failure is reported as before, with the way to see its spawn site. */
+static void forgotten_without_debug(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_forgetful, FORGET_OK, "forgetful"};
+    run_child(&s, OFF, out, sizeof out);
+    assert_string_equal(out, "MARK forgot\n");
+    s.arg = FORGET_RUNNING;
+    run_child(&s, OFF, out, sizeof out);
+    assert_string_equal(out, "MARK forgot\n");
+    s.arg = FORGET_FAIL;
+    run_child(&s, OFF, out, sizeof out);
+    assert_in_order(out, (const char *const[]){
+                             "MARK forgot",
+                             "cora: task 'forgotten' (id 3) failed with ECONNREFUSED (Connection "
+                             "refused) and nobody awaited it",
+                             "cora_await() it", "CORA_DEBUG=1 shows where it was spawned", NULL});
+    assert_null(strstr(out, "spawned at"));
+}
+
+/* A detached task that failed is reported when it ends, with its spawn site in debug
+ * mode; a group child's failure went to its group and is not reported at all. */
+static void detached_failure_names_site(void **state)
+{
+    (void)state;
+    scenario s = {debug_test_forgetful, DETACH_FAIL, "forgetful"};
+    run_child(&s, VIA_ENV, out, sizeof out);
+    assert_in_order(out, (const char *const[]){
+                             "cora: task 'detached' (id 3) spawned at debug_test_forgetful (",
+                             "failed with ECONNREFUSED", "(it was detached)", "MARK forgot", NULL});
+    run_child(&s, OFF, out, sizeof out);
+    assert_in_order(out, (const char *const[]){"task 'detached' (id 3) failed with ECONNREFUSED",
+                                               "CORA_DEBUG=1 shows where it was spawned",
+                                               "MARK forgot", NULL});
+    s.arg = GROUP_FAIL;
+    run_child(&s, VIA_ENV, out, sizeof out);
+    assert_string_equal(out, "MARK group saw it\nMARK forgot\n");
+}
+
 /* One case a line: tests/CMakeLists.txt registers them by this pattern. */
 // clang-format off
 static const struct CMUnitTest tests[] = {
@@ -642,6 +773,11 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(run_in_thread_cancel_forwarded),
     CORA_TEST(run_in_thread_status_and_errors),
     CORA_TEST(run_in_thread_ctrl_c),
+    CORA_TEST(forgotten_success_reported),
+    CORA_TEST(forgotten_failure_reported),
+    CORA_TEST(forgotten_running_reported),
+    CORA_TEST(forgotten_without_debug),
+    CORA_TEST(detached_failure_names_site),
 };
 // clang-format on
 

@@ -226,13 +226,59 @@ static int loop_init(cora_loop *loop)
     return r;
 }
 
+/* A task whose handle nobody gave up (never awaited, detached or put in a group),
+ * found when its loop closes: its outcome is lost now. A failure is always reported;
+ * in debug mode every such task is, whatever its outcome (asyncio's "coroutine was
+ * never awaited"), since a dropped handle is often the bug itself, and the report
+ * names the spawn site. `main_end` is the main task's place in the order of endings. */
+static void report_forgotten(cora_task *t, uint64_t main_end)
+{
+    bool ended = t->state == CORA__DONE; /* not so only if the backend failed */
+    bool failed = ended && t->status < 0 && t->status != -ECANCELED;
+    bool debug = t->loop->debug;
+    if (!failed && !debug) return;
+    const char *fix = "cora_await() it to collect its outcome, cora_detach() it if nobody "
+                      "needs the outcome, or start it with cora_group_spawn() so a group "
+                      "owns it";
+    char where[512], site[544] = "";
+    if (t->spawn_site) {
+        cora__describe_addr(where, sizeof where, t->spawn_site);
+        snprintf(site, sizeof site, " spawned at %s", where);
+    }
+    if (!debug) {
+        fprintf(stderr,
+                "cora: task '%s' (id %llu)%s failed with %s (%s) and nobody awaited it.\n"
+                "  %s%s.\n",
+                cora_task_name(t), (unsigned long long)t->id, site, cora_err_name(t->status),
+                cora_strerror(t->status), fix,
+                t->spawn_site ? "" : "; CORA_DEBUG=1 shows where it was spawned");
+        return;
+    }
+    char outcome[160];
+    if (!ended)
+        snprintf(outcome, sizeof outcome, "it had not ended when the loop stopped on an error");
+    else if (failed)
+        snprintf(outcome, sizeof outcome, "it failed with %s (%s) and nobody saw the error",
+                 cora_err_name(t->status), cora_strerror(t->status));
+    else if (t->status == -ECANCELED && t->done_seq > main_end)
+        snprintf(outcome, sizeof outcome,
+                 "it was still running when main returned, so the loop cancelled it");
+    else if (t->status == -ECANCELED)
+        snprintf(outcome, sizeof outcome, "it was cancelled");
+    else
+        snprintf(outcome, sizeof outcome, "it returned normally and its result was lost");
+    fprintf(stderr, "cora: task '%s' (id %llu)%s was never awaited nor detached; %s.\n  %s.\n",
+            cora_task_name(t), (unsigned long long)t->id, site, outcome, fix);
+}
+
 static void loop_close(cora_loop *loop)
 {
-    /* Tasks whose handles nobody gave up: their outcome is lost now, so a failure
-     * among them is reported. */
+    /* Tasks whose handles nobody gave up. (Detached tasks and group children were
+     * released as they ended; main's outcome went to cora_run's caller.) */
+    uint64_t main_end = loop->main ? loop->main->done_seq : 0;
     while (!cora__list_empty(&loop->tasks)) {
         cora_task *t = CORA__CONTAINER_OF(loop->tasks.next, cora_task, all_link);
-        if (t != loop->main) cora__report_unobserved(t);
+        if (t != loop->main) report_forgotten(t, main_end);
         cora__task_release(t);
     }
     if (loop->dns_close) loop->dns_close(loop);

@@ -166,12 +166,24 @@ void cora__task_release(cora_task *t)
     }
 }
 
+/* A detached task that ended: nobody will see a failure unless it is printed. (Tasks
+ * whose handles were dropped are reported by loop_close; a group child's failure went
+ * to its group.) */
 void cora__report_unobserved(cora_task *t)
 {
-    if (t->status < 0 && t->status != -ECANCELED)
-        fprintf(stderr, "cora: task '%s' (id %llu) failed with %s (%s) and nobody awaited it\n",
-                cora_task_name(t), (unsigned long long)t->id, cora_err_name(t->status),
-                cora_strerror(t->status));
+    if (t->in_group || t->status >= 0 || t->status == -ECANCELED) return;
+    char where[512], site[544] = "";
+    if (t->spawn_site) {
+        cora__describe_addr(where, sizeof where, t->spawn_site);
+        snprintf(site, sizeof site, " spawned at %s", where);
+    }
+    fprintf(stderr,
+            "cora: task '%s' (id %llu)%s failed with %s (%s) and nobody awaited it (it was "
+            "detached).\n  Handle the error inside the task, or cora_await() it instead of "
+            "detaching it%s.\n",
+            cora_task_name(t), (unsigned long long)t->id, site, cora_err_name(t->status),
+            cora_strerror(t->status),
+            t->spawn_site ? "" : "; CORA_DEBUG=1 shows where it was spawned");
 }
 
 /* ---- Spawning ------------------------------------------------------------------ */
