@@ -66,14 +66,17 @@ typedef struct cora_spawn_opts {
 /* Builds a loop on the calling thread, runs main(arg) as its first task, and returns
  * when main has returned and every other task has ended: tasks still running when
  * main returns are cancelled and awaited (as asyncio.run does). A task that failed
- * and whose outcome nobody collected is reported on stderr with its name.
+ * and whose outcome nobody collected is reported on stderr with its name; in debug
+ * mode (cora/debug.h) so is every task whose handle was never given up, whatever its
+ * outcome, with where it was spawned.
  *
  * Returns main's status: 0 if it returned normally (its return value goes to
  * *result when result is not NULL), the error it failed with, or -ECANCELED if it
  * was cancelled (for example by cora_loop_stop).
  * Errors before main runs: -EBUSY if the calling thread is already running a loop
  * (the seed's "asyncio.run() inside async code" mistake: a message on stderr names
- * it and the fix, which is to call the function directly or spawn and await a task);
+ * the calling task and the fix, which is to call the function directly or spawn and
+ * await a task, or, for a loop of its own, cora_run_in_thread);
  * -ENOMEM; or the error of the I/O backend that failed to start.
  * The backend is io_uring where the kernel allows it, else epoll; the environment
  * variable CORA_BACKEND=uring|epoll forces one (see docs/backends.md). */

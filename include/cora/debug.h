@@ -26,6 +26,11 @@
  *     main task so the program unwinds, and cora_run returns -EDEADLK (as Go's
  *     runtime does for goroutines). A loop given to another thread through
  *     cora_loop_current() is never judged asleep: that thread might wake it.
+ *   - spawn sites are recorded, and named in the reports of a nested cora_run and of
+ *     failed detached tasks.
+ *   - when a loop closes, every task whose handle was never awaited, detached or given
+ *     to a group is reported with its spawn site and how it ended (without debug mode,
+ *     only those that failed).
  */
 #ifndef CORA_DEBUG_H
 #define CORA_DEBUG_H
