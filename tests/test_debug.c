@@ -11,8 +11,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
 
 /* Not static, and the binary is linked with -rdynamic (tests/CMakeLists.txt), so
  * that dladdr can name these functions in the reports. */
@@ -774,6 +779,427 @@ static void detached_failure_names_site(void **state)
     assert_string_equal(out, "MARK group saw it\nMARK forgot\n");
 }
 
+/* ---- Stack overflow ------------------------------------------------------------- */
+
+/* The fault actions the program started with, before cmocka put in its own for each
+ * case: the default, or a sanitizer's. AddressSanitizer and ThreadSanitizer install
+ * their handler at startup and report a stack overflow themselves; cora then stays out
+ * of the way, and these cases check that the sanitizer's report still comes through.
+ * Saved and put back with the raw system call, as the kernel's struct (handler, flags,
+ * restorer, mask: four words on x86-64 and aarch64): ThreadSanitizer's sigaction
+ * wrapper would turn its own handler, put back through it, into a "user" handler it
+ * calls from inside its own, which then reports a nested bug instead of the overflow. */
+static unsigned long initial_segv[4], initial_bus[4];
+
+__attribute__((constructor)) static void save_initial_fault_actions(void)
+{
+    syscall(SYS_rt_sigaction, SIGSEGV, NULL, initial_segv, 8);
+    syscall(SYS_rt_sigaction, SIGBUS, NULL, initial_bus, 8);
+}
+
+static bool sanitizer_owns_segv(void)
+{
+    return initial_segv[0] != (unsigned long)SIG_DFL;
+}
+
+/* cmocka handles SIGSEGV and SIGBUS itself while a case runs, and cora steps aside for
+ * a handler the program installed: a child that plays a program without one puts the
+ * initial actions back. */
+static void initial_fault_actions(void)
+{
+    syscall(SYS_rt_sigaction, SIGSEGV, initial_segv, NULL, 8);
+    syscall(SYS_rt_sigaction, SIGBUS, initial_bus, NULL, 8);
+}
+
+static bool on_valgrind(void)
+{
+#if __has_include(<valgrind/valgrind.h>)
+    return RUNNING_ON_VALGRIND;
+#else
+    return false;
+#endif
+}
+
+/* Runs body(arg) in a child whose stderr goes to `out`, with debug mode on or off and
+ * the fault actions the program started with; returns the child's wait status (the
+ * child exits 0 if body returns). */
+static int run_child_status(void (*body)(void *), void *arg, bool debug, char *out, size_t cap)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(p[1], 2);
+        close(p[0]);
+        close(p[1]);
+        unsetenv("CORA_DEBUG");
+        if (debug) {
+            setenv("CORA_DEBUG", "1", 1);
+            setenv("CORA_DEBUG_BLOCKING_MS", "10000", 1); /* valgrind is slow */
+        }
+        initial_fault_actions();
+        body(arg);
+        _exit(0);
+    }
+    close(p[1]);
+    size_t len = 0;
+    ssize_t n;
+    while ((n = read(p[0], out + len, cap - 1 - len)) > 0)
+        len += (size_t)n;
+    out[len] = 0;
+    close(p[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (getenv("CORA_TEST_SHOW")) fprintf(stderr, "--- child's stderr:\n%s---\n", out);
+    return status;
+}
+
+/* Recursion that cannot become a loop: each frame keeps a volatile array alive across
+ * the call. Not static, so that reports can name it. */
+unsigned long overflow_recurse(int depth);
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"
+__attribute__((noinline)) unsigned long overflow_recurse(int depth)
+{
+    volatile char pad[1024];
+    pad[0] = (char)depth;
+    pad[sizeof pad - 1] = (char)depth;
+    return overflow_recurse(depth + 1) + pad[0];
+}
+#pragma GCC diagnostic pop
+
+static void *overflow_task(void *arg)
+{
+    (void)arg;
+    return (void *)overflow_recurse(0);
+}
+
+/* A frame bigger than the guard page: the stack pointer jumps past the guard at once,
+ * and the first store (at the frame's lowest byte) lands below it. */
+static void *big_frame_task(void *arg)
+{
+    (void)arg;
+    volatile char pad[128 * 1024];
+    pad[0] = 1;
+    pad[sizeof pad - 1] = 1;
+    return (void *)(intptr_t)(pad[0] + pad[sizeof pad - 1]);
+}
+
+static void *wild_pointer_task(void *arg)
+{
+    (void)arg;
+    /* Not NULL itself, which UBSan would catch first: an address in the zero page. */
+    volatile uintptr_t addr = 16;
+    return (void *)(intptr_t) * (volatile int *)addr;
+}
+
+/* Spawns `arg`'s function as 'deep' on a 64 KiB stack and awaits it. Not static: the
+ * reports in debug mode name it as the spawn site. */
+void *overflow_spawner(void *arg);
+void *overflow_spawner(void *arg)
+{
+    cora_task *t = NULL;
+    int r = cora_spawn_ex(&t, (cora_fn)arg, NULL,
+                          &(cora_spawn_opts){.name = "deep", .stack_size = 64 * 1024});
+    if (r < 0) return cora_fail(r);
+    cora_await(t, NULL);
+    return NULL;
+}
+
+static void run_overflow_spawner(void *fn)
+{
+    cora_run(overflow_spawner, fn, NULL);
+}
+
+/* Asserts that the child died of the sanitizer's stack-overflow report, not of cora's. */
+static void assert_sanitizer_report(int status, const char *what)
+{
+    assert_false(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_non_null(strstr(out, what));
+    assert_null(strstr(out, "cora: task"));
+}
+
+static void check_overflow_report(bool debug, const char *guard)
+{
+    if (guard) setenv("CORA_GUARD", guard, 1);
+    int status = run_child_status(run_overflow_spawner, overflow_task, debug, out, sizeof out);
+    unsetenv("CORA_GUARD");
+    if (sanitizer_owns_segv()) {
+        assert_sanitizer_report(status, "Sanitizer: stack-overflow");
+        return;
+    }
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fprintf(stderr, "child status %#x:\n%s\n", status, out);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_in_order(
+        out, (const char *const[]){"cora: task 'deep' (id ", ") overflowed its stack of 64 KiB.\n",
+                                   "Give it a bigger stack: cora_spawn_ex(",
+                                   "(cora_spawn_opts){.stack_size = 128 * 1024})", NULL});
+    if (debug) {
+        assert_non_null(strstr(out, "spawned at: overflow_spawner"));
+    } else {
+        assert_non_null(strstr(out, "Debug mode (CORA_DEBUG=1) names the spawn site"));
+        assert_null(strstr(out, "spawned at"));
+    }
+}
+
+/* A task that recurses off its stack: the child aborts, and stderr names the task, its
+ * stack size and the fix; with each kind of guard page. */
+static void overflow_reported(void **state)
+{
+    (void)state;
+    check_overflow_report(false, NULL);
+    check_overflow_report(false, "mprotect");
+}
+
+/* In debug mode the report also names the spawn site. */
+static void overflow_names_spawn_site(void **state)
+{
+    (void)state;
+    check_overflow_report(true, NULL);
+}
+
+/* Makes sure nothing is mapped in the 256 KiB below the guard page of `deep`'s stack,
+ * by mapping it PROT_NONE ourselves, so that the big frame's store faults there
+ * whatever else the process mapped; then overflows. */
+static void *reserve_then_big_frame(void *arg)
+{
+    (void)arg;
+    cora__stack *s = cora_current()->stack;
+    size_t len = 256 * 1024;
+    char *want = (char *)s->map - len;
+    void *got =
+        mmap(want, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (got != want) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "MARK cannot reserve below the stack (%p for %p: %s)\n", got,
+                 (void *)want, got == MAP_FAILED ? strerror(errno) : "elsewhere");
+        mark(msg);
+        _exit(0);
+    }
+    return big_frame_task(NULL);
+}
+
+static void big_frame_reported(void **state)
+{
+    (void)state;
+    int status =
+        run_child_status(run_overflow_spawner, reserve_then_big_frame, false, out, sizeof out);
+    if (strstr(out, "MARK cannot reserve")) {
+        print_message("skipped: the address range below the stack is taken\n");
+        skip();
+    }
+    if (sanitizer_owns_segv()) {
+        assert_sanitizer_report(status, "Sanitizer: stack-overflow");
+        return;
+    }
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(out, "cora: task 'deep' (id 2) overflowed its stack of 64 KiB"));
+}
+
+/* The main task's stack cannot be chosen: the advice says to move the work. */
+static void *main_overflows(void *arg)
+{
+    (void)arg;
+    return (void *)overflow_recurse(0);
+}
+
+static void run_main_overflows(void *arg)
+{
+    (void)arg;
+    cora_run(main_overflows, NULL, NULL);
+}
+
+static void main_overflow_advice(void **state)
+{
+    (void)state;
+    int status = run_child_status(run_main_overflows, NULL, false, out, sizeof out);
+    if (sanitizer_owns_segv()) {
+        assert_sanitizer_report(status, "Sanitizer: stack-overflow");
+        return;
+    }
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_in_order(out, (const char *const[]){"cora: task 'main' (id 1) overflowed its stack of "
+                                               "256 KiB.\n",
+                                               "The main task runs on a stack of the default size",
+                                               ".stack_size = 512 * 1024", NULL});
+}
+
+/* A wild pointer in a task (into the zero page) is no overflow: the child dies of SIGSEGV as it
+ * would without cora, and nothing is said about stacks. */
+static void wild_fault_not_overflow(void **state)
+{
+    (void)state;
+    int status = run_child_status(run_overflow_spawner, wild_pointer_task, true, out, sizeof out);
+    assert_null(strstr(out, "overflowed"));
+    if (sanitizer_owns_segv()) {
+        assert_sanitizer_report(status, "Sanitizer: SEGV");
+        return;
+    }
+    if (!WIFSIGNALED(status)) fprintf(stderr, "child status %#x:\n%s\n", status, out);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGSEGV);
+}
+
+/* A program's own SIGSEGV handler (with its own alternate stack) is left alone: it is
+ * what runs on an overflow, and cora says nothing. */
+static void own_handler(int sig)
+{
+    (void)sig;
+    mark("MARK own handler\n");
+    _exit(7);
+}
+
+static void run_with_own_handler(void *fn)
+{
+    static char altmem[64 * 1024];
+    stack_t ss = {.ss_sp = altmem, .ss_size = sizeof altmem};
+    assert_int_equal(sigaltstack(&ss, NULL), 0);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = own_handler;
+    sa.sa_flags = SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    assert_int_equal(sigaction(SIGSEGV, &sa, NULL), 0);
+    cora_run(overflow_spawner, fn, NULL);
+}
+
+static void own_handler_kept(void **state)
+{
+    (void)state;
+    int status = run_child_status(run_with_own_handler, overflow_task, false, out, sizeof out);
+    if (!WIFEXITED(status)) fprintf(stderr, "child status %#x:\n%s\n", status, out);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 7);
+    assert_string_equal(out, "MARK own handler\n");
+}
+
+/* The handler is installed while a loop runs and removed when the last loop ends, on
+ * whichever thread; each loop's thread has an alternate stack meanwhile, and gets its
+ * own back after. Under a sanitizer, whose handler is there from the start, nothing
+ * changes. (cmocka's asserts work only on the main thread: the other thread records
+ * what it saw and the main thread asserts it.) */
+typedef struct {
+    struct sigaction before;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int stage;          /* 1: the thread's loop runs; 2: the main thread's loop ended */
+    bool thread_ok[2];  /* the thread's loop saw the right handler, before and after stage 2 */
+    int thread_run;     /* its cora_run's result */
+    bool thread_alt_ok; /* its alternate stack after its loop is the one it had before */
+} handler_check;
+
+/* Same handler and flags (but SA_RESTORER, which the C library adds on its own and
+ * valgrind reports where the kernel does not). */
+static bool same_action(const struct sigaction *a, const struct sigaction *b)
+{
+    const int flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART | SA_NODEFER | SA_RESETHAND;
+    return (a->sa_flags & flags) == (b->sa_flags & flags) &&
+           (a->sa_flags & SA_SIGINFO ? a->sa_sigaction == b->sa_sigaction
+                                     : a->sa_handler == b->sa_handler);
+}
+
+static bool is_default_action(const struct sigaction *a)
+{
+    return !(a->sa_flags & SA_SIGINFO) && a->sa_handler == SIG_DFL;
+}
+
+/* Inside a loop: ours (SA_ONSTACK, SA_SIGINFO, an alternate stack) if the action was
+ * the default before, else unchanged. */
+static bool handler_in_loop_ok(const handler_check *c)
+{
+    struct sigaction now;
+    stack_t ss;
+    if (sigaction(SIGSEGV, NULL, &now) != 0 || sigaltstack(NULL, &ss) != 0) return false;
+    if (!is_default_action(&c->before)) return same_action(&now, &c->before);
+    return (now.sa_flags & SA_SIGINFO) && (now.sa_flags & SA_ONSTACK) &&
+           !(ss.ss_flags & SS_DISABLE);
+}
+
+static void set_stage(handler_check *c, int stage)
+{
+    pthread_mutex_lock(&c->lock);
+    c->stage = stage;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void wait_stage(handler_check *c, int stage)
+{
+    pthread_mutex_lock(&c->lock);
+    while (c->stage < stage)
+        pthread_cond_wait(&c->cond, &c->lock);
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void *thread_loop_main(void *arg)
+{
+    handler_check *c = arg;
+    c->thread_ok[0] = handler_in_loop_ok(c);
+    set_stage(c, 1);
+    wait_stage(c, 2); /* blocks this loop's thread: it has nothing else to run */
+    c->thread_ok[1] = handler_in_loop_ok(c); /* still there: this loop still runs */
+    return NULL;
+}
+
+static void *thread_body(void *arg)
+{
+    handler_check *c = arg;
+    stack_t before, after;
+    sigaltstack(NULL, &before);
+    c->thread_run = cora_run(thread_loop_main, c, NULL);
+    sigaltstack(NULL, &after);
+    c->thread_alt_ok = before.ss_flags == after.ss_flags && before.ss_sp == after.ss_sp;
+    set_stage(c, 1); /* in case its loop never started */
+    return NULL;
+}
+
+static void *main_loop_check(void *arg)
+{
+    assert_true(handler_in_loop_ok(arg));
+    return NULL;
+}
+
+static void fault_handler_lifetime(void **state)
+{
+    (void)state;
+    handler_check c = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
+    struct sigaction cmocka_segv, cmocka_bus;
+    sigaction(SIGSEGV, NULL, &cmocka_segv);
+    sigaction(SIGBUS, NULL, &cmocka_bus);
+    initial_fault_actions(); /* the case checks cora's handler, not cmocka's */
+    assert_int_equal(sigaction(SIGSEGV, NULL, &c.before), 0);
+    stack_t ss_before;
+    assert_int_equal(sigaltstack(NULL, &ss_before), 0);
+
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, thread_body, &c), 0);
+    wait_stage(&c, 1);
+    run_ok(main_loop_check, &c);
+    set_stage(&c, 2);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(c.thread_run, 0);
+    assert_true(c.thread_ok[0]);
+    assert_true(c.thread_ok[1]);
+
+    struct sigaction after;
+    assert_int_equal(sigaction(SIGSEGV, NULL, &after), 0);
+    assert_true(same_action(&after, &c.before));
+    stack_t ss_after;
+    assert_int_equal(sigaltstack(NULL, &ss_after), 0);
+    if (!on_valgrind()) { /* there cora keeps it (src/core/overflow.c says why) */
+        assert_true(c.thread_alt_ok);
+        assert_int_equal(ss_after.ss_flags, ss_before.ss_flags);
+        assert_ptr_equal(ss_after.ss_sp, ss_before.ss_sp);
+    }
+    sigaction(SIGSEGV, &cmocka_segv, NULL);
+    sigaction(SIGBUS, &cmocka_bus, NULL);
+}
+
 /* One case a line: tests/CMakeLists.txt registers them by this pattern. */
 // clang-format off
 static const struct CMUnitTest tests[] = {
@@ -795,6 +1221,13 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(forgotten_running_reported),
     CORA_TEST(forgotten_without_debug),
     CORA_TEST(detached_failure_names_site),
+    CORA_TEST(overflow_reported),
+    CORA_TEST(overflow_names_spawn_site),
+    CORA_TEST(big_frame_reported),
+    CORA_TEST(main_overflow_advice),
+    CORA_TEST(wild_fault_not_overflow),
+    CORA_TEST(own_handler_kept),
+    CORA_TEST(fault_handler_lifetime),
 };
 // clang-format on
 

@@ -31,6 +31,16 @@
  *   - when a loop closes, every task whose handle was never awaited, detached or given
  *     to a group is reported with its spawn site and how it ended (without debug mode,
  *     only those that failed).
+ *   - a stack overflow report (below) also names the task's spawn site.
+ *
+ * Stack overflow, debug mode or not: a task that runs off its stack into the guard
+ * page below it is reported on stderr (its name and id, its stack size, the advice to
+ * give it a bigger stack with cora_spawn_opts.stack_size), and the process aborts
+ * (SIGABRT) instead of dying of a bare SIGSEGV. cora handles SIGSEGV and SIGBUS for
+ * this while a loop runs, on an alternate signal stack per loop thread, only if the
+ * program (or a sanitizer: AddressSanitizer and ThreadSanitizer report stack
+ * overflows themselves) has not installed a handler of its own; other faults keep
+ * their usual effect. docs/debug.md has the details.
  */
 #ifndef CORA_DEBUG_H
 #define CORA_DEBUG_H

@@ -451,4 +451,14 @@ int cora__spawn_at(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts
 
 int cora__local_inherit(cora_task *child, const cora_task *parent);
 
+/* Stack overflow reports (overflow.c): install while cora_run runs, remove when it
+ * ends; process-wide handler, per-thread alternate stack, both only if the program
+ * has no SIGSEGV handler of its own. */
+void cora__overflow_install(cora_loop *loop);
+void cora__overflow_remove(cora_loop *loop);
+/* Writes "function (object+0xoff) [0xaddr]" for pc into buf (NUL-terminated,
+ * truncated to cap) with dladdr and no stdio, so a signal handler may use it; returns
+ * the length written. */
+size_t cora__symbolize(char *buf, size_t cap, const void *pc);
+
 #endif

@@ -355,6 +355,7 @@ int cora_run(cora_fn main, void *arg, void **result)
     }
     cora__tls_loop = loop;
     cora__interrupt_install(loop);
+    cora__overflow_install(loop);
 #ifdef CORA__TSAN
     loop->tsan_fiber = __tsan_get_current_fiber();
 #endif
@@ -374,6 +375,7 @@ int cora_run(cora_fn main, void *arg, void **result)
             if (result) *result = m->result;
         }
     }
+    cora__overflow_remove(loop);
     cora__interrupt_remove(loop);
     loop_close(loop);
     cora__tls_loop = NULL;
