@@ -938,7 +938,8 @@ static void check_overflow_report(bool debug, const char *guard)
                                    "Give it a bigger stack: cora_spawn_ex(",
                                    "(cora_spawn_opts){.stack_size = 128 * 1024})", NULL});
     if (debug) {
-        assert_non_null(strstr(out, "spawned at: overflow_spawner"));
+        assert_in_order(out, (const char *const[]){"cora_debug_print_stacks()",
+                                                   "spawned at: overflow_spawner", NULL});
     } else {
         assert_non_null(strstr(out, "Debug mode (CORA_DEBUG=1) names the spawn site"));
         assert_null(strstr(out, "spawned at"));
@@ -1200,6 +1201,156 @@ static void fault_handler_lifetime(void **state)
     sigaction(SIGBUS, &cmocka_bus, NULL);
 }
 
+/* ---- Stack high-water marks ------------------------------------------------------- */
+
+/* About 100 KiB deep: 100 frames of a bit more than 1 KiB each. */
+__attribute__((noinline)) static unsigned long descend(int depth)
+{
+    volatile char pad[1024];
+    pad[0] = (char)depth;
+    pad[sizeof pad - 1] = (char)depth;
+    if (depth == 0) return pad[0];
+    return descend(depth - 1) + pad[0];
+}
+
+static void *deep_task(void *arg)
+{
+    (void)arg;
+    return (void *)descend(100);
+}
+
+static void *shallow_task(void *arg)
+{
+    (void)arg;
+    return NULL;
+}
+
+/* Two spawn sites, in functions of their own so the table can tell them apart. */
+void hw_spawn_deep(void);
+void hw_spawn_shallow(void);
+__attribute__((noinline)) void hw_spawn_deep(void)
+{
+    cora_task *t = cora_spawn(deep_task, NULL);
+    assert_non_null(t);
+    assert_int_equal(cora_await(t, NULL), 0);
+}
+
+__attribute__((noinline)) void hw_spawn_shallow(void)
+{
+    cora_task *t = cora_spawn(shallow_task, NULL);
+    assert_non_null(t);
+    assert_int_equal(cora_await(t, NULL), 0);
+}
+
+/* The row of the site whose symbol is `fn`: high-water and stack size in KiB, tasks. */
+static void find_row(const char *table, const char *fn, unsigned *hw, unsigned *size, unsigned *pct,
+                     unsigned *tasks)
+{
+    const char *at = strstr(table, fn);
+    if (!at) fprintf(stderr, "no row for %s in:\n%s\n", fn, table);
+    assert_non_null(at);
+    while (at > table && at[-1] != '\n')
+        at--;
+    assert_int_equal(sscanf(at, " %u KiB %u KiB %u%% %u", hw, size, pct, tasks), 4);
+}
+
+static void *main_high_water(void *arg)
+{
+    (void)arg;
+    assert_int_equal(cora_debug_print_stacks(NULL), -EINVAL);
+    /* The deep task first: the shallow ones then run on its pooled stack, whose pages
+     * it touched must not count for them. */
+    hw_spawn_deep();
+    for (int i = 0; i < 5; i++)
+        hw_spawn_shallow();
+
+    char *table = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&table, &len);
+    assert_non_null(f);
+    int rows = cora_debug_print_stacks(f);
+    fclose(f);
+    if (getenv("CORA_TEST_SHOW")) fprintf(stderr, "%s", table);
+    assert_int_equal(rows, 2);
+    unsigned hw, size, pct, tasks;
+    find_row(table, "hw_spawn_deep", &hw, &size, &pct, &tasks);
+    assert_true(hw >= 100 && hw <= 256);
+    assert_int_equal(size, 256);
+    assert_int_equal(pct, hw * 100 / 256);
+    assert_int_equal(tasks, 1);
+    unsigned deep_hw = hw;
+    find_row(table, "hw_spawn_shallow", &hw, &size, &pct, &tasks);
+    assert_true(hw > 0 && hw <= 16);
+    assert_int_equal(size, 256);
+    assert_int_equal(tasks, 5);
+    /* Deepest first. */
+    assert_true(strstr(table, "hw_spawn_deep") < strstr(table, "hw_spawn_shallow"));
+    assert_true(deep_hw > hw);
+    free(table);
+    return NULL;
+}
+
+/* In debug mode, each spawn site's tasks' high-water mark is measured: ~100 KiB for
+ * the deep one, a page or so for the shallow ones run after it on the same stack. */
+static void stack_high_water(void **state)
+{
+    (void)state;
+    assert_int_equal(cora_debug_print_stacks(stdout), -EPERM);
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 1, .blocking_ns = 10000000000}), 0);
+    run_ok(main_high_water, NULL);
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 0}), 0);
+}
+
+/* Debug mode off: nothing is measured, and the table says why. */
+static void *main_no_high_water(void *arg)
+{
+    (void)arg;
+    hw_spawn_deep();
+    char *table = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&table, &len);
+    assert_non_null(f);
+    assert_int_equal(cora_debug_print_stacks(f), 0);
+    fclose(f);
+    assert_non_null(strstr(table, "nothing recorded (debug mode is off"));
+    free(table);
+    return NULL;
+}
+
+static void stack_high_water_off(void **state)
+{
+    (void)state;
+    run_ok(main_no_high_water, NULL);
+}
+
+/* Switched on in a running loop, debug mode first cleans the pooled stacks that tasks
+ * used before, so the first measures are not inflated by them. */
+static void *main_high_water_late(void *arg)
+{
+    (void)arg;
+    hw_spawn_deep(); /* debug off: its stack goes back to the pool as it is */
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 1, .blocking_ns = 10000000000}), 0);
+    hw_spawn_shallow(); /* on that same stack */
+    char *table = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&table, &len);
+    assert_non_null(f);
+    assert_int_equal(cora_debug_print_stacks(f), 1);
+    fclose(f);
+    unsigned hw, size, pct, tasks;
+    find_row(table, "hw_spawn_shallow", &hw, &size, &pct, &tasks);
+    assert_true(hw > 0 && hw <= 16);
+    free(table);
+    return NULL;
+}
+
+static void stack_high_water_late(void **state)
+{
+    (void)state;
+    run_ok(main_high_water_late, NULL);
+    assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 0}), 0);
+}
+
 /* One case a line: tests/CMakeLists.txt registers them by this pattern. */
 // clang-format off
 static const struct CMUnitTest tests[] = {
@@ -1228,6 +1379,9 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(wild_fault_not_overflow),
     CORA_TEST(own_handler_kept),
     CORA_TEST(fault_handler_lifetime),
+    CORA_TEST(stack_high_water),
+    CORA_TEST(stack_high_water_off),
+    CORA_TEST(stack_high_water_late),
 };
 // clang-format on
 

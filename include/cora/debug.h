@@ -31,6 +31,8 @@
  *   - when a loop closes, every task whose handle was never awaited, detached or given
  *     to a group is reported with its spawn site and how it ended (without debug mode,
  *     only those that failed).
+ *   - each task's stack high-water mark (how deep it went) is measured when it ends
+ *     and kept per spawn site, for cora_debug_print_stacks.
  *   - a stack overflow report (below) also names the task's spawn site.
  *
  * Stack overflow, debug mode or not: a task that runs off its stack into the guard
@@ -124,6 +126,20 @@ int cora_task_stats_get(const cora_task *t, cora_task_stats *out);
  * -EINVAL if out is NULL, or -EPERM outside a loop. Ownership: out stays the
  * caller's; it is flushed, not closed. */
 int cora_dump_tasks(FILE *out);
+
+/* Prints to `out` how much stack the tasks of each spawn site used, for the calling
+ * thread's loop: one row per spawn site and stack size, with the high-water mark (the
+ * most stack any of its tasks touched, in KiB, counted in whole pages), the stack
+ * size, the mark as a percentage of it, how many of its tasks ended, and the site
+ * symbolized (the function that called cora_spawn, cora_spawn_ex or cora_group_spawn;
+ * names in the program itself need -rdynamic). Rows come deepest first. Marks are
+ * taken in debug mode only, when each task ends (tasks still running are not counted
+ * yet), from the pages the kernel committed to its stack; see docs/debug.md for the
+ * method, its cost and its limits. With nothing recorded, one line says why.
+ * Returns the number of rows printed, -EINVAL if out is NULL, -EPERM outside a loop,
+ * or -ENOMEM. Ownership: out stays the caller's; it is written to, not closed or
+ * flushed. */
+int cora_debug_print_stacks(FILE *out);
 
 /* 1 if debug mode is on for the calling thread's loop (outside a loop: for the next
  * loop this thread would start), else 0. */

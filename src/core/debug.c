@@ -537,6 +537,7 @@ void cora__debug_switch_out(cora_loop *loop, cora_task *t)
                          t->state == CORA__DONE ? "ended" : "suspended");
         if (n > 0) write_all(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
+    if (t->state == CORA__DONE) cora__stack_note_end(loop, t); /* high-water mark, stackuse.c */
 }
 
 /* ---- The public API ----------------------------------------------------------- */
@@ -569,6 +570,7 @@ int cora_debug_set(const cora_debug_opts *opts)
     pthread_mutex_lock(&wd.lock); /* the watchdog reads it under this lock */
     loop->dbg->threshold_ns = threshold_ns();
     pthread_mutex_unlock(&wd.lock);
+    if (!loop->debug) cora__stack_pool_scrub(&loop->stacks); /* stackuse.c */
     loop->debug = true;
     return 0;
 }

@@ -115,6 +115,14 @@ typedef struct cora__stack {
 
 enum { CORA__GUARD_NONE, CORA__GUARD_MADVISE, CORA__GUARD_MPROTECT };
 
+/* Debug mode's stack use of one spawn site with one stack size (stackuse.c). */
+typedef struct cora__stack_site {
+    void *site;        /* the spawn call's return address; NULL: an empty slot */
+    size_t stack_size; /* usable bytes of its tasks' stacks */
+    uint64_t tasks;    /* tasks of it measured when they ended */
+    size_t high_water; /* the most stack any of them touched, in bytes */
+} cora__stack_site;
+
 typedef struct cora__stack_pool {
     cora__stack *free; /* pooled stacks of the default size */
     size_t nfree, max_free;
@@ -123,6 +131,10 @@ typedef struct cora__stack_pool {
     size_t mprotect_budget; /* guards that mprotect may still make (each splits a VMA) */
     size_t unguarded;       /* stacks handed out without a guard page */
     size_t live;            /* stacks handed out and not returned */
+    /* Debug mode's stack use per spawn site (stackuse.c): open addressing on
+     * (site, stack size), NULL until the first record. */
+    cora__stack_site *sites;
+    size_t nsites, capsites;
 } cora__stack_pool;
 
 int cora__stack_pool_init(cora__stack_pool *p);
@@ -130,6 +142,18 @@ void cora__stack_pool_close(cora__stack_pool *p);
 /* Gives a stack of at least `size` usable bytes, or NULL (errno set). */
 cora__stack *cora__stack_get(cora__stack_pool *p, size_t size);
 void cora__stack_put(cora__stack_pool *p, cora__stack *s);
+/* Whether cora__stack_put would keep s in the pool (rather than unmap it). */
+static inline bool cora__stack_will_pool(const cora__stack_pool *p, const cora__stack *s)
+{
+    return s->size == CORA_STACK_DEFAULT && p->nfree < p->max_free;
+}
+/* Debug mode, stackuse.c. note_end: called (by cora__debug_switch_out) as a task that
+ * ran ends, before its stack goes back: measures how deep the task went, records it
+ * under its spawn site, and gives the touched pages back if the stack is pooled, so the
+ * next task's measure is its own. scrub: gives back the pages of every pooled stack
+ * (debug mode switched on in a running loop, whose pool holds stacks used before). */
+void cora__stack_note_end(cora_loop *loop, cora_task *t);
+void cora__stack_pool_scrub(cora__stack_pool *p);
 
 /* ---- Timers (timer.c): a binary min-heap keyed by (deadline, sequence) ----------- */
 

@@ -349,7 +349,12 @@ static void report(cora_loop *loop, cora_task *t)
         put_str(&o,
                 " * 1024}),\n      or make it use less (large local arrays, deep recursion).\n");
     }
-    if (!loop->debug) put_str(&o, "      Debug mode (CORA_DEBUG=1) names the spawn site here.\n");
+    if (loop->debug)
+        put_str(&o, "      cora_debug_print_stacks() shows how much stack each spawn site's "
+                    "tasks used.\n");
+    else
+        put_str(&o, "      Debug mode (CORA_DEBUG=1) names the spawn site here and measures "
+                    "each spawn site's stack use.\n");
     write_all(o.buf, o.len);
     if (t->spawn_site) {
         o.len = 0;

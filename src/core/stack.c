@@ -76,6 +76,8 @@ int cora__stack_pool_init(cora__stack_pool *p)
     p->mprotect_budget = max > MAP_COUNT_MARGIN ? (size_t)(max - MAP_COUNT_MARGIN) / 2 : 0;
     p->unguarded = 0;
     p->live = 0;
+    p->sites = NULL;
+    p->nsites = p->capsites = 0;
     return 0;
 }
 
@@ -98,6 +100,9 @@ void cora__stack_pool_close(cora__stack_pool *p)
         stack_unmap(p, s);
     }
     p->nfree = 0;
+    free(p->sites);
+    p->sites = NULL;
+    p->nsites = p->capsites = 0;
 }
 
 static size_t round_up(size_t v, size_t to)
@@ -149,7 +154,7 @@ cora__stack *cora__stack_get(cora__stack_pool *p, size_t size)
 void cora__stack_put(cora__stack_pool *p, cora__stack *s)
 {
     p->live--;
-    if (s->size == CORA_STACK_DEFAULT && p->nfree < p->max_free) {
+    if (cora__stack_will_pool(p, s)) {
         s->next_free = p->free;
         p->free = s;
         p->nfree++;
