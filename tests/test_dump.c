@@ -423,9 +423,22 @@ static void task_stats(void **state)
     run_ok(main_task_stats, NULL);
 }
 
+/* Uses about 64 KiB of stack, then looks at its own accounting. */
+static void __attribute__((noinline)) deep_frame(cora_task_stats *ts)
+{
+    volatile char big[64 * 1024];
+    for (size_t i = 0; i < sizeof big; i += 512) big[i] = (char)i;
+    assert_int_equal(cora_task_stats_get(cora_current(), ts), 0);
+    (void)big[0];
+}
+
 static void *run_time_main(void *arg)
 {
     (void)arg;
+    cora_task_stats deep;
+    deep_frame(&deep);
+    assert_true(deep.stack_used >= 64 * 1024);
+    assert_true(deep.stack_used <= deep.stack_size);
     int64_t end = cora_now_ns() + 20 * 1000000;
     while (cora_now_ns() < end) {
     }
@@ -437,7 +450,7 @@ static void *run_time_main(void *arg)
     return NULL;
 }
 
-/* In debug mode a task's run time and switches are kept too. */
+/* In debug mode a task's run time, switches and stack depth are kept too. */
 static void task_run_time_in_debug(void **state)
 {
     (void)state;

@@ -109,6 +109,8 @@ typedef struct cora_task_stats {
     uint64_t bytes_read;    /* bytes its read/recv operations returned */
     uint64_t bytes_written; /* bytes its write/send operations took */
     size_t stack_size;      /* usable bytes of its stack (0: not started or ended) */
+    size_t stack_used;      /* debug mode: the deepest its stack has been so far, in
+                             * bytes rounded up to pages (0 else) */
 } cora_task_stats;
 
 /* Fills *out with the accounting of task `t` (running, suspended, or ended and not yet

@@ -153,7 +153,7 @@ static void bridge_detail(const cora_task *t, const void *on, char *buf, size_t 
 {
     (void)t;
     const bridge *b = on;
-    cora__describe_addr(buf, cap, (const void *)b->fn);
+    cora__symbolize(buf, cap, (const void *)b->fn);
 }
 
 /* The bridge thread ends this wait: the caller's loop is not stuck meanwhile. */

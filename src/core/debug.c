@@ -226,23 +226,6 @@ static int find_blocking_call(void *const *bt, int n, int first)
 
 /* ---- Writing the report ------------------------------------------------------- */
 
-void cora__describe_addr(char *out, size_t cap, const void *pc)
-{
-    Dl_info info;
-    if (pc && dladdr(pc, &info) && info.dli_fname) {
-        const char *obj = strrchr(info.dli_fname, '/');
-        obj = obj ? obj + 1 : info.dli_fname;
-        if (info.dli_sname)
-            snprintf(out, cap, "%s (%s+0x%zx) [%p]", info.dli_sname, obj,
-                     (size_t)((const char *)pc - (const char *)info.dli_saddr), pc);
-        else
-            snprintf(out, cap, "%s+0x%zx [%p]", obj,
-                     (size_t)((const char *)pc - (const char *)info.dli_fbase), pc);
-    } else {
-        snprintf(out, cap, "%p", pc);
-    }
-}
-
 typedef struct {
     char *buf;
     size_t len, cap;
@@ -301,7 +284,7 @@ static void report(cora__dbg *d, uint64_t episode, int64_t held, uint64_t id, co
         "suspension point (threshold %lld ms): every other task of its loop is stalled.\n",
         name, (unsigned long long)id, (long long)(held / 1000000),
         (long long)(d->threshold_ns / 1000000));
-    cora__describe_addr(where, sizeof where, site);
+    cora__symbolize(where, sizeof where, site);
     put(&t, "  spawned at: %s\n", site ? where : "(unknown)");
     if (have_bt) {
         int first = 0;
@@ -316,7 +299,7 @@ static void report(cora__dbg *d, uint64_t episode, int64_t held, uint64_t id, co
                 blocking_calls[k].call, blocking_calls[k].advice);
         put(&t, "  backtrace of the blocked code:\n");
         for (int i = first; i < d->bt_n; i++) {
-            cora__describe_addr(where, sizeof where, d->bt[i]);
+            cora__symbolize(where, sizeof where, d->bt[i]);
             put(&t, "    #%-2d %s\n", i - first, where);
         }
     } else {

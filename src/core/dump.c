@@ -83,7 +83,7 @@ static void dump_task(FILE *out, const cora_task *t, int64_t now)
     fputc('\n', out);
     char where[512];
     if (t->spawn_site) {
-        cora__describe_addr(where, sizeof where, t->spawn_site);
+        cora__symbolize(where, sizeof where, t->spawn_site);
         fprintf(out, "      spawned at: %s\n", where);
     }
     fprintf(out, "      read %llu B, written %llu B", (unsigned long long)t->bytes_read,
@@ -95,7 +95,7 @@ static void dump_task(FILE *out, const cora_task *t, int64_t now)
     if (t->state == CORA__SUSPENDED && t->trace && t->trace->n) {
         fprintf(out, "      suspended at:\n");
         for (int i = 0; i < t->trace->n; i++) {
-            cora__describe_addr(where, sizeof where, t->trace->pc[i]);
+            cora__symbolize(where, sizeof where, t->trace->pc[i]);
             fprintf(out, "        #%-2d %s\n", i, where);
         }
     }
@@ -139,7 +139,7 @@ static void report_cycle(cora_task *const *chain, int n)
                  (unsigned long long)chain[i]->id, wait);
         fputs(line, stderr);
         if (chain[i]->spawn_site) {
-            cora__describe_addr(where, sizeof where, chain[i]->spawn_site);
+            cora__symbolize(where, sizeof where, chain[i]->spawn_site);
             fprintf(stderr, "      spawned at: %s\n", where);
         }
     }
@@ -226,5 +226,9 @@ int cora_task_stats_get(const cora_task *t, cora_task_stats *out)
     out->bytes_read = t->bytes_read;
     out->bytes_written = t->bytes_written;
     out->stack_size = t->stack ? t->stack->size : 0;
+    /* Only debug mode gives pooled stacks' pages back between tasks: else a reused
+     * stack would show its earlier tasks' depth. */
+    if (t->stack && t->loop->debug)
+        out->stack_used = cora__stack_used(t->stack, t->loop->stacks.page);
     return 0;
 }

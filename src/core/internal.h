@@ -467,8 +467,6 @@ void cora__debug_park(cora_loop *loop, cora_task *t);
  * task can ever be woken, reports it with the task dump and returns true. */
 bool cora__debug_asleep(cora_loop *loop);
 
-/* Writes "symbol (object+0xoff) [pc]" for a code address, as far as dladdr knows. */
-void cora__describe_addr(char *out, size_t cap, const void *pc);
 /* cora_spawn_ex with the spawn site to record in debug mode. */
 int cora__spawn_at(cora_task **out, cora_fn fn, void *arg, const cora_spawn_opts *opts,
                    void *site);
@@ -484,5 +482,8 @@ void cora__overflow_remove(cora_loop *loop);
  * truncated to cap) with dladdr and no stdio, so a signal handler may use it; returns
  * the length written. */
 size_t cora__symbolize(char *buf, size_t cap, const void *pc);
+/* Bytes of s touched, from its top down to its lowest resident page (stackuse.c);
+ * 0 if unknown. */
+size_t cora__stack_used(const cora__stack *s, size_t page);
 
 #endif

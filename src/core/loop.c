@@ -242,7 +242,7 @@ static void report_forgotten(cora_task *t, uint64_t main_end)
                       "owns it";
     char where[512], site[544] = "";
     if (t->spawn_site) {
-        cora__describe_addr(where, sizeof where, t->spawn_site);
+        cora__symbolize(where, sizeof where, t->spawn_site);
         snprintf(site, sizeof site, " spawned at %s", where);
     }
     if (!debug) {
@@ -319,7 +319,7 @@ static void refuse_nested(cora_loop *loop)
     else
         snprintf(who, sizeof who, "outside any task, from a callback of the loop");
     if (t && t->spawn_site) {
-        cora__describe_addr(where, sizeof where, t->spawn_site);
+        cora__symbolize(where, sizeof where, t->spawn_site);
         snprintf(site, sizeof site, ", spawned at %s", where);
     } else if (t && !loop->debug) {
         snprintf(site, sizeof site, "; CORA_DEBUG=1 shows where it was spawned");

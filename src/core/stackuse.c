@@ -40,7 +40,7 @@
 
 /* Bytes of s touched, counted from its top down to its lowest resident page; 0 if
  * mincore fails (then nothing is known and nothing is recorded). */
-static size_t stack_used(const cora__stack *s, size_t page)
+size_t cora__stack_used(const cora__stack *s, size_t page)
 {
     unsigned char vec[1024]; /* one byte per page: 4 MiB of stack per call */
     size_t npages = s->size / page;
@@ -109,7 +109,7 @@ void cora__stack_note_end(cora_loop *loop, cora_task *t)
 {
     cora__stack_pool *p = &loop->stacks;
     cora__stack *s = t->stack;
-    size_t used = stack_used(s, p->page);
+    size_t used = cora__stack_used(s, p->page);
     if (!used) return;
     /* A task spawned before debug mode was on has no site: its stack is cleaned for
      * the next task, but it has no row to count in. */
@@ -120,7 +120,7 @@ void cora__stack_note_end(cora_loop *loop, cora_task *t)
 void cora__stack_pool_scrub(cora__stack_pool *p)
 {
     for (cora__stack *s = p->free; s; s = s->next_free)
-        give_back(s, stack_used(s, p->page), p->page);
+        give_back(s, cora__stack_used(s, p->page), p->page);
 }
 
 /* ---- cora_debug_print_stacks ------------------------------------------------------ */

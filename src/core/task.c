@@ -174,7 +174,7 @@ void cora__report_unobserved(cora_task *t)
     if (t->in_group || t->status >= 0 || t->status == -ECANCELED) return;
     char where[512], site[544] = "";
     if (t->spawn_site) {
-        cora__describe_addr(where, sizeof where, t->spawn_site);
+        cora__symbolize(where, sizeof where, t->spawn_site);
         snprintf(site, sizeof site, " spawned at %s", where);
     }
     fprintf(stderr,
