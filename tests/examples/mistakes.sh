@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # examples/mistakes under CORA_DEBUG=1: each of the seed's mistakes is reported as
-# docs/mistakes.md shows, and each fix runs with nothing to report.
+# docs/mistakes.md shows, and each fix runs with nothing to report. (Which function a
+# spawn site names depends on the optimiser's inlining: only its presence is checked.)
 set -uo pipefail
 bin=$1
 out=$(mktemp)
@@ -26,14 +27,14 @@ expect() { # mistake, [--fixed], then needles that must appear in order
   echo "ok: mistakes ${args[*]}"
 }
 expect forgot "spawned fetch_answer, never awaited it" \
-  "task 'fetch'" "spawned at forgot" "was never awaited nor detached" "cora_await() it"
+  "task 'fetch'" "spawned at " "was never awaited nor detached" "cora_await() it"
 expect forgot --fixed "the answer is 42"
-expect sleep "task 'greeter'" "has been running for" "spawned at: blocking" \
+expect sleep "task 'greeter'" "has been running for" "spawned at: " \
   "it is blocked in nanosleep()" "use cora_sleep()" "blocking_greeter" "held the loop for" \
   "the ticker ticked"
 expect sleep --fixed "Hello after 0.5 s"
 expect nested "cora_run() called while this thread is already running a loop" \
-  "task 'nester'" "spawned at nested" "cora_run_in_thread()" "cora_run inside a task: EBUSY"
+  "task 'nester'" "spawned at " "cora_run_in_thread()" "cora_run inside a task: EBUSY"
 expect nested --fixed "other_work gave 7"
 expect deadlock "deadlock: 2 tasks wait for each other" "waits for lock" "blocked by task 'a-then-b'" \
   "waits for lock" "blocked by task 'b-then-a'" "a-then-b: ETIMEDOUT"
