@@ -5,7 +5,7 @@
  * child whose stderr goes to a pipe, and the test checks the text and its order: debug mode writes
  * with write(2) and so does the scenario's marker, so the order in the pipe is the order in time.
  * Runs once per backend (see harness.h). */
-#include "harness.h"
+#include "capture.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -94,42 +94,34 @@ void *scenario_main(void *arg)
 
 enum { VIA_ENV, VIA_API, OFF };
 
+typedef struct {
+    scenario *s;
+    int how, ms;
+} child_setup;
+
+static int scenario_child(void *arg)
+{
+    child_setup *c = arg;
+    unsetenv("CORA_DEBUG");
+    unsetenv("CORA_DEBUG_BLOCKING_MS");
+    if (c->how == VIA_ENV) {
+        setenv("CORA_DEBUG", "1", 1);
+        char v[16];
+        snprintf(v, sizeof v, "%d", c->ms);
+        setenv("CORA_DEBUG_BLOCKING_MS", v, 1);
+    } else if (c->how == VIA_API) {
+        cora_debug_set(&(cora_debug_opts){.on = 1, .blocking_ns = (int64_t)c->ms * 1000000});
+    }
+    return cora_run(scenario_main, c->s, NULL) == 0 ? 0 : 3;
+}
+
 /* Runs the scenario in a child with debug mode switched on as `how` says and a
  * threshold of ms milliseconds; returns what the child wrote to stderr (NUL-terminated,
  * in out). */
 static void run_child_ms(scenario *s, int how, int ms, char *out, size_t cap)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        unsetenv("CORA_DEBUG");
-        unsetenv("CORA_DEBUG_BLOCKING_MS");
-        if (how == VIA_ENV) {
-            setenv("CORA_DEBUG", "1", 1);
-            char v[16];
-            snprintf(v, sizeof v, "%d", ms);
-            setenv("CORA_DEBUG_BLOCKING_MS", v, 1);
-        } else if (how == VIA_API) {
-            cora_debug_set(&(cora_debug_opts){.on = 1, .blocking_ns = (int64_t)ms * 1000000});
-        }
-        int r = cora_run(scenario_main, s, NULL);
-        _exit(r == 0 ? 0 : 3);
-    }
-    close(p[1]);
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(p[0], out + len, cap - 1 - len)) > 0)
-        len += (size_t)n;
-    out[len] = 0;
-    close(p[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (getenv("CORA_TEST_SHOW")) fprintf(stderr, "--- child's stderr:\n%s---\n", out);
+    child_setup c = {s, how, ms};
+    int status = capture_child(scenario_child, &c, out, cap);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) fprintf(stderr, "child:\n%s\n", out);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
@@ -139,18 +131,6 @@ static void run_child_ms(scenario *s, int how, int ms, char *out, size_t cap)
 static void run_child(scenario *s, int how, char *out, size_t cap)
 {
     run_child_ms(s, how, 50, out, cap);
-}
-
-/* Asserts that the needles appear in `text` in this order; NULL ends the list. */
-static void assert_in_order(const char *text, const char *const *needles)
-{
-    const char *at = text;
-    for (; *needles; needles++) {
-        const char *f = strstr(at, *needles);
-        if (!f) fprintf(stderr, "missing, in order: \"%s\" in:\n%s\n", *needles, text);
-        assert_non_null(f);
-        at = f + strlen(*needles);
-    }
 }
 
 static char out[65536];
@@ -823,36 +803,29 @@ static bool on_valgrind(void)
 /* Runs body(arg) in a child whose stderr goes to `out`, with debug mode on or off and
  * the fault actions the program started with; returns the child's wait status (the
  * child exits 0 if body returns). */
+typedef struct {
+    void (*body)(void *);
+    void *arg;
+    bool debug;
+} fault_child;
+
+static int fault_child_main(void *arg)
+{
+    fault_child *c = arg;
+    unsetenv("CORA_DEBUG");
+    if (c->debug) {
+        setenv("CORA_DEBUG", "1", 1);
+        setenv("CORA_DEBUG_BLOCKING_MS", "10000", 1); /* valgrind is slow */
+    }
+    initial_fault_actions();
+    c->body(c->arg);
+    return 0;
+}
+
 static int run_child_status(void (*body)(void *), void *arg, bool debug, char *out, size_t cap)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        unsetenv("CORA_DEBUG");
-        if (debug) {
-            setenv("CORA_DEBUG", "1", 1);
-            setenv("CORA_DEBUG_BLOCKING_MS", "10000", 1); /* valgrind is slow */
-        }
-        initial_fault_actions();
-        body(arg);
-        _exit(0);
-    }
-    close(p[1]);
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(p[0], out + len, cap - 1 - len)) > 0)
-        len += (size_t)n;
-    out[len] = 0;
-    close(p[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (getenv("CORA_TEST_SHOW")) fprintf(stderr, "--- child's stderr:\n%s---\n", out);
-    return status;
+    fault_child c = {body, arg, debug};
+    return capture_child(fault_child_main, &c, out, cap);
 }
 
 /* Recursion that cannot become a loop: each frame keeps a volatile array alive across

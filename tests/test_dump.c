@@ -2,7 +2,7 @@
  * dump and the waits it names, deadlock cycles, "all tasks are asleep", SIGUSR1, and
  * per-task accounting. Scenarios that print run in a forked child whose stderr goes to
  * a pipe; the test checks the text. Runs once per backend (see harness.h). */
-#include "harness.h"
+#include "capture.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -10,48 +10,30 @@
 #include <sys/wait.h>
 #include <time.h>
 
+typedef struct {
+    cora_fn fn;
+    void *arg;
+    bool debug;
+} child_run;
+
+static int child_main(void *arg)
+{
+    child_run *c = arg;
+    unsetenv("CORA_DEBUG");
+    cora_debug_set(&(cora_debug_opts){.on = c->debug});
+    int r = cora_run(c->fn, c->arg, NULL);
+    return r <= 0 && r > -256 ? -r : 255;
+}
+
 /* Runs cora_run(fn, arg) in a child, in debug mode if `debug`; returns cora_run's
  * result, and what the child wrote on stderr in out (NUL-terminated). */
 static int run_in_child(cora_fn fn, void *arg, bool debug, char *out, size_t cap)
 {
-    int p[2];
-    assert_int_equal(pipe(p), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(p[1], 2);
-        close(p[0]);
-        close(p[1]);
-        unsetenv("CORA_DEBUG");
-        cora_debug_set(&(cora_debug_opts){.on = debug});
-        int r = cora_run(fn, arg, NULL);
-        _exit(r <= 0 && r > -256 ? -r : 255);
-    }
-    close(p[1]);
-    size_t len = 0;
-    ssize_t n;
-    while ((n = read(p[0], out + len, cap - 1 - len)) > 0)
-        len += (size_t)n;
-    out[len] = 0;
-    close(p[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (getenv("CORA_TEST_SHOW")) fprintf(stderr, "--- child's stderr:\n%s---\n", out);
+    child_run c = {fn, arg, debug};
+    int status = capture_child(child_main, &c, out, cap);
     if (!WIFEXITED(status)) fprintf(stderr, "child died (status %d):\n%s\n", status, out);
     assert_true(WIFEXITED(status));
     return -WEXITSTATUS(status);
-}
-
-/* Asserts that the needles appear in `text` in this order; NULL ends the list. */
-static void assert_in_order(const char *text, const char *const *needles)
-{
-    const char *at = text;
-    for (; *needles; needles++) {
-        const char *f = strstr(at, *needles);
-        if (!f) fprintf(stderr, "missing, in order: \"%s\" in:\n%s\n", *needles, text);
-        assert_non_null(f);
-        at = f + strlen(*needles);
-    }
 }
 
 static char out[65536];

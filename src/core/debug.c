@@ -242,15 +242,6 @@ static void put(text *t, const char *fmt, ...)
     if (n > 0) t->len = t->len + (size_t)n < t->cap ? t->len + (size_t)n : t->cap - 1;
 }
 
-static void write_all(const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(STDERR_FILENO, p, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        p += w, n -= (size_t)w;
-    }
-}
 
 /* Called by the watchdog with wd.lock held and d->lock not held; `held` is how long
  * the task had run when it was noticed. */
@@ -305,7 +296,7 @@ static void report(cora__dbg *d, uint64_t episode, int64_t held, uint64_t id, co
     } else {
         put(&t, "  (no backtrace: the task yielded, or the signal could not be delivered)\n");
     }
-    write_all(t.buf, t.len);
+    cora__write_stderr(t.buf, t.len);
 }
 
 /* ---- The watchdog thread ------------------------------------------------------ */
@@ -518,7 +509,7 @@ void cora__debug_switch_out(cora_loop *loop, cora_task *t)
                          "it %s\n",
                          cora_task_name(t), (unsigned long long)t->id, (long long)(held / 1000000),
                          t->state == CORA__DONE ? "ended" : "suspended");
-        if (n > 0) write_all(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+        if (n > 0) cora__write_stderr(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
     }
     if (t->state == CORA__DONE) cora__stack_note_end(loop, t); /* high-water mark, stackuse.c */
 }

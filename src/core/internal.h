@@ -482,6 +482,8 @@ void cora__overflow_remove(cora_loop *loop);
  * truncated to cap) with dladdr and no stdio, so a signal handler may use it; returns
  * the length written. */
 size_t cora__symbolize(char *buf, size_t cap, const void *pc);
+/* Writes all of p to stderr with write(2), retrying on EINTR; signal-safe. */
+void cora__write_stderr(const char *p, size_t n);
 /* Bytes of s touched, from its top down to its lowest resident page (stackuse.c);
  * 0 if unknown. */
 size_t cora__stack_used(const cora__stack *s, size_t page);

@@ -301,7 +301,8 @@ static cora_task *overflowed_task(const siginfo_t *si, const void *uc)
     return NULL;
 }
 
-static void write_all(const char *p, size_t n)
+/* write(2) until done: async-signal-safe, so debug.c's reports use it too. */
+void cora__write_stderr(const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = write(STDERR_FILENO, p, n);
@@ -355,13 +356,13 @@ static void report(cora_loop *loop, cora_task *t)
     else
         put_str(&o, "      Debug mode (CORA_DEBUG=1) names the spawn site here and measures "
                     "each spawn site's stack use.\n");
-    write_all(o.buf, o.len);
+    cora__write_stderr(o.buf, o.len);
     if (t->spawn_site) {
         o.len = 0;
         put_str(&o, "      spawned at: ");
         o.len += cora__symbolize(o.buf + o.len, o.cap - o.len, t->spawn_site);
         put_str(&o, "\n");
-        write_all(o.buf, o.len);
+        cora__write_stderr(o.buf, o.len);
     }
 }
 
