@@ -441,6 +441,33 @@ static void task_run_time_in_debug(void **state)
     assert_int_equal(cora_debug_set(&(cora_debug_opts){.on = 0}), 0);
 }
 
+static void *stats_of_other_loop(void *arg)
+{
+    cora_task_stats ts;
+    /* A task of another loop (the caller's main, on another thread) is refused. */
+    assert_int_equal(cora_task_stats_get(arg, &ts), -EPERM);
+    return NULL;
+}
+
+static void *main_errors(void *arg)
+{
+    (void)arg;
+    assert_int_equal(cora_dump_tasks(NULL), -EINVAL);
+    void *res = NULL;
+    assert_int_equal(cora_run_in_thread(stats_of_other_loop, cora_current(), &res), 0);
+    return NULL;
+}
+
+/* Bad arguments and the wrong loop get errors, not a crash. */
+static void errors(void **state)
+{
+    (void)state;
+    cora_task_stats ts;
+    assert_int_equal(cora_dump_tasks(stderr), -EPERM); /* outside a loop */
+    assert_int_equal(cora_task_stats_get(NULL, &ts), -EINVAL);
+    run_ok(main_errors, NULL);
+}
+
 /* One case a line: tests/CMakeLists.txt registers them by this pattern. */
 // clang-format off
 static const struct CMUnitTest tests[] = {
@@ -453,6 +480,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(sigusr1_dumps),
     CORA_TEST(task_stats),
     CORA_TEST(task_run_time_in_debug),
+    CORA_TEST(errors),
 };
 // clang-format on
 
