@@ -1,9 +1,9 @@
 /* bench/echo_server.c: cora's TCP server for the echo and bulk benchmarks, with the
  * public API: an accept loop and one task per connection.
  *
- *   echo  each connection's task receives up to 64 KiB and sends it all back, until
+ *   echo  each connection's task reads up to 64 KiB and writes it all back, until
  *         the peer closes: the server that bench/echo_client.c loads;
- *   sink  each connection's task receives 64 KiB at a time and drops the bytes until
+ *   sink  each connection's task reads 64 KiB at a time and drops the bytes until
  *         the peer closes, then closes: the receiver of bench/bulk_client.c. Every
  *         receiver reads 64 KiB at a time (libuv's suggested size); bench/README.md
  *         says why not more.
@@ -29,27 +29,35 @@
 static bool sink;
 static long max_conns;
 
-/* The buffer lives on the task's stack, as it would in a program written for cora:
- * stacks are committed page by page, so the pages a 64-byte message never reaches
- * cost nothing. */
+/* Each connection is a cora_stream, as in a program written for cora: the stream
+ * owns its fd, so the epoll backend keeps it registered across waits (src/io/epoll.c),
+ * as libuv does for its handles. A read with nothing buffered goes straight into the
+ * caller's buffer, so the stream's own input buffer stays small.
+ *
+ * The buffer lives on the task's stack: stacks are committed page by page, so the
+ * pages a 64-byte message never reaches cost nothing. */
+static const cora_stream_opts conn_opts = {.read_limit = 4096, .write_limit = ECHO_BUF};
+
 static void *echo_conn(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
+    cora_stream *s;
+    if (cora_stream_new(&s, (int)(intptr_t)arg, &conn_opts) < 0) return NULL;
     char buf[ECHO_BUF];
     ssize_t n;
-    while ((n = cora_recv(fd, buf, sizeof buf, 0)) > 0)
-        if (cora_send_all(fd, buf, (size_t)n, NULL) < 0) break;
-    close(fd);
+    while ((n = cora_stream_read(s, buf, sizeof buf)) > 0)
+        if (cora_stream_write(s, buf, (size_t)n) < n || cora_stream_drain(s) < 0) break;
+    cora_stream_close(s);
     return NULL;
 }
 
 static void *sink_conn(void *arg)
 {
-    int fd = (int)(intptr_t)arg;
+    cora_stream *s;
+    if (cora_stream_new(&s, (int)(intptr_t)arg, &conn_opts) < 0) return NULL;
     char buf[SINK_BUF];
-    while (cora_recv(fd, buf, sizeof buf, 0) > 0) {
+    while (cora_stream_read(s, buf, sizeof buf) > 0) {
     }
-    close(fd);
+    cora_stream_close(s);
     return NULL;
 }
 

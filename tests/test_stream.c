@@ -237,12 +237,178 @@ static void sendfile_after_buffered_bytes(void **state)
     run_ok(main_sendfile2, NULL);
 }
 
+/* ---- the backend's registration of a stream's fd -------------------------------- */
+/* On epoll a stream's fd stays registered, edge-triggered, from its first wait until
+ * cora_stream_close (src/io/epoll.c). These cases reuse fd numbers between streams and
+ * raw fds, mix raw waits into a stream's fd, and keep a closed stream's file alive in
+ * a dup: every wait must still end when its data comes. Each read below has to wait
+ * (the data is sent 5 ms later), under a 5 s deadline that would catch a lost wake-up. */
+
+struct later {
+    int fd;
+    char byte;
+};
+
+static void *send_later(void *arg)
+{
+    struct later *l = arg;
+    int r = cora_sleep(0.005);
+    if (r == 0) r = (int)cora_send_all(l->fd, &l->byte, 1, NULL);
+    return r < 0 ? cora_fail(r) : NULL;
+}
+
+/* Reads one byte from the stream (or the raw fd if s is NULL) that peer sends later. */
+static void read_one_later(cora_stream *s, int fd, int peer, char byte)
+{
+    struct later l = {peer, byte};
+    cora_task *t = cora_spawn(send_later, &l);
+    assert_non_null(t);
+    cora_scope sc;
+    assert_int_equal(cora_scope_enter(&sc, cora_now_ns() + 5 * (int64_t)1000000000, 0), 0);
+    char c = 0;
+    ssize_t n = s ? cora_stream_read(s, &c, 1) : cora_recv(fd, &c, 1, 0);
+    assert_int_equal(cora_scope_exit(&sc), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(c, byte);
+    assert_int_equal(cora_await(t, NULL), 0);
+}
+
+static void *main_fd_reuse(void *arg)
+{
+    (void)arg;
+    int sp[2];
+    for (int round = 0; round < 3; round++) {
+        /* A stream waits, so its fd is registered; then it closes. */
+        assert_int_equal(cora_socketpair(SOCK_STREAM, sp), 0);
+        int n = sp[0];
+        cora_stream *s;
+        assert_int_equal(cora_stream_new(&s, sp[0], NULL), 0);
+        read_one_later(s, -1, sp[1], 'a');
+        assert_int_equal(cora_stream_close(s), 0);
+        close(sp[1]);
+        /* A raw fd under the same number. */
+        assert_int_equal(cora_socketpair(SOCK_STREAM, sp), 0);
+        assert_int_equal(sp[0], n); /* the lowest free number: what the case is about */
+        read_one_later(NULL, sp[0], sp[1], 'b');
+        /* Closed with close(), behind cora's back; a stream under the same number. */
+        close(sp[0]);
+        close(sp[1]);
+        assert_int_equal(cora_socketpair(SOCK_STREAM, sp), 0);
+        assert_int_equal(sp[0], n);
+        assert_int_equal(cora_stream_new(&s, sp[0], NULL), 0);
+        read_one_later(s, -1, sp[1], 'c');
+        /* A raw wait on the stream's own fd, then the stream again, twice. */
+        for (int i = 0; i < 2; i++) {
+            struct later l = {sp[1], 'd'};
+            cora_task *t = cora_spawn(send_later, &l);
+            assert_int_equal(cora_wait_fd(cora_stream_fd(s), CORA_READABLE), CORA_READABLE);
+            assert_int_equal(cora_await(t, NULL), 0);
+            char c;
+            assert_int_equal(cora_stream_read(s, &c, 1), 1);
+            assert_int_equal(c, 'd');
+            read_one_later(s, -1, sp[1], 'e');
+        }
+        assert_int_equal(cora_stream_close(s), 0);
+        close(sp[1]);
+    }
+    return NULL;
+}
+
+static void fd_reuse_between_streams_and_raw_fds(void **state)
+{
+    run_ok(main_fd_reuse, NULL);
+}
+
+static void *main_dup_outlives(void *arg)
+{
+    (void)arg;
+    int a[2], b[2];
+    assert_int_equal(cora_socketpair(SOCK_STREAM, a), 0);
+    cora_stream *s;
+    assert_int_equal(cora_stream_new(&s, a[0], NULL), 0);
+    int n = a[0];
+    read_one_later(s, -1, a[1], 'a');
+    int kept = dup(n); /* the file lives on after the stream closes its number */
+    assert_true(kept > n);
+    assert_int_equal(cora_stream_close(s), 0);
+    assert_int_equal(cora_socketpair(SOCK_STREAM, b), 0);
+    assert_int_equal(b[0], n);
+    assert_int_equal(cora_stream_new(&s, b[0], NULL), 0);
+    /* Bytes for the old file (stray edges under number n) while the new stream waits. */
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(cora_send_all(a[1], "zz", 2, NULL), 2);
+        read_one_later(s, -1, b[1], (char)('0' + i));
+    }
+    char buf[8];
+    assert_int_equal(read(kept, buf, sizeof buf), 6); /* they went to the old file */
+    assert_int_equal(cora_stream_close(s), 0);
+    close(kept);
+    close(a[1]);
+    close(b[1]);
+    return NULL;
+}
+
+static void dup_outliving_a_stream(void **state)
+{
+    run_ok(main_dup_outlives, NULL);
+}
+
+/* The data and the end arrive together, while the reader waits: the wake-up brings
+ * both, the short read takes the data, and the end must still be read though no new
+ * event will announce it. (Also with the reader not waiting yet.) */
+static void *end_later(void *arg)
+{
+    int fd = (int)(intptr_t)arg;
+    int r = cora_sleep(0.005);
+    if (r < 0) return cora_fail(r);
+    if (write(fd, "abc", 3) != 3) return cora_fail(-errno); /* both before any wait */
+    shutdown(fd, SHUT_WR);
+    return NULL;
+}
+
+static void *main_data_then_end(void *arg)
+{
+    (void)arg;
+    for (int waiting = 0; waiting < 2; waiting++) {
+        int sp[2];
+        assert_int_equal(cora_socketpair(SOCK_STREAM, sp), 0);
+        cora_stream *s;
+        assert_int_equal(cora_stream_new(&s, sp[0], NULL), 0);
+        cora_task *t = NULL;
+        if (waiting) {
+            read_one_later(s, -1, sp[1], 'w'); /* registered, as a server's fd is */
+            t = cora_spawn(end_later, (void *)(intptr_t)sp[1]);
+        } else {
+            assert_int_equal(write(sp[1], "abc", 3), 3);
+            shutdown(sp[1], SHUT_WR);
+        }
+        cora_scope sc;
+        assert_int_equal(cora_scope_enter(&sc, cora_now_ns() + 5 * (int64_t)1000000000, 0), 0);
+        char buf[64];
+        assert_int_equal(cora_stream_read(s, buf, sizeof buf), 3);
+        assert_int_equal(cora_stream_read(s, buf, sizeof buf), 0);
+        assert_int_equal(cora_scope_exit(&sc), 0);
+        if (t) assert_int_equal(cora_await(t, NULL), 0);
+        assert_int_equal(cora_stream_close(s), 0);
+        close(sp[1]);
+    }
+    return NULL;
+}
+
+static void data_and_end_together(void **state)
+{
+    run_ok(main_data_then_end, NULL);
+}
+
 static const struct CMUnitTest tests[] = {
     CORA_TEST(lines_and_records_across_chunks),
     CORA_TEST(limits_and_exact_reads),
     CORA_TEST(write_backpressure),
     CORA_TEST(write_cut_short_reports_count),
     CORA_TEST(sendfile_after_buffered_bytes),
+    CORA_TEST(fd_reuse_between_streams_and_raw_fds),
+    CORA_TEST(dup_outliving_a_stream),
+    CORA_TEST(data_and_end_together),
 };
 
 CORA_TEST_MAIN("stream", tests)

@@ -38,6 +38,16 @@ enum cora__op_kind {
     CORA__OP_UNLINKAT, /* unlink(path) */
 };
 
+/* Hints a caller may give with an op; a backend may ignore them.
+ * OWNED: the fd belongs to a cora stream, which calls forget() before it closes the
+ *   fd. A backend may then keep the fd registered across waits (epoll does: one
+ *   edge-triggered registration per fd instead of a re-arm per wait), because it
+ *   learns of the close; a raw fd may be closed and its number reused behind its back.
+ * EMPTY: the last read of this fd came back short, so a read now would most likely
+ *   find nothing: wait for data before trying (io_uring's RECVSEND_POLL_FIRST). A wrong
+ *   guess costs a little time, never a result. */
+enum { CORA__HINT_OWNED = 1, CORA__HINT_EMPTY = 2 };
+
 enum cora__op_state { CORA__OP_IDLE, CORA__OP_INFLIGHT, CORA__OP_DONE };
 
 typedef struct cora__op {
@@ -53,6 +63,7 @@ typedef struct cora__op {
     socklen_t addrlen;  /* connect: the address's length */
     socklen_t *addrlenp; /* accept: in/out length of addr */
     uint8_t phase;      /* epoll's connect: 0 before connect(), 1 while in progress */
+    uint8_t hints;      /* CORA__HINT_*: what the caller knows that can save work */
     const char *path, *path2; /* file operations */
     unsigned mode;
     int64_t res; /* >= 0 or a negative errno, once DONE */
@@ -80,7 +91,18 @@ struct cora__backend {
     int (*poll)(cora_loop *loop, int64_t timeout_ns);
     /* Interrupts a poll in progress. Safe from any thread. */
     void (*wake)(cora_loop *loop);
+    /* Optional: `fd`, used with CORA__HINT_OWNED, is about to be closed; forget what
+     * is kept for it. No op of it is in flight. */
+    void (*forget)(cora_loop *loop, int fd);
 };
+
+/* Tells the calling thread's loop, if any, that an fd used with CORA__HINT_OWNED is
+ * about to be closed. */
+static inline void cora__io_forget(int fd)
+{
+    cora_loop *loop = cora__loop();
+    if (loop && loop->backend && loop->backend->forget) loop->backend->forget(loop, fd);
+}
 
 extern const struct cora__backend cora__backend_uring;
 extern const struct cora__backend cora__backend_epoll;

@@ -1,9 +1,18 @@
 /* src/io/epoll.c: the epoll backend, imitating completions.
  *
  * submit() tries the system call at once; when it would block, the op joins its fd's
- * wait list and the fd's interest in epoll is widened. When epoll reports the fd
- * ready, each waiting op that the event concerns is retried, and completed unless it
- * would still block. Level-triggered, so an op left waiting is reported again.
+ * wait list and waits for epoll to call the fd ready; then each waiting op that the
+ * event concerns is retried, and completed unless it would still block.
+ *
+ * Two ways to register an fd:
+ * - One-shot (any fd): an event disarms the fd in the kernel, and a wait that finds it
+ *   disarmed re-arms it with one epoll_ctl. A raw fd may be closed and its number
+ *   reused behind cora's back; the re-arm's MOD failing with ENOENT catches that.
+ * - Edge-triggered and persistent (fds of cora streams, CORA__HINT_OWNED): registered
+ *   once for input and output, and never touched again until the stream tells us it
+ *   closes the fd (forget). What the edges said is kept in `drained` and `wblocked`.
+ *   This saves the re-arm: a request-response exchange costs a recv and a send, as
+ *   with libuv, instead of a recv, a send and an epoll_ctl.
  *
  * Per-fd state lives in an array indexed by fd (fds are small and dense, as libuv
  * and redis's ae assume too). Cancellation needs no kernel help here: the op leaves
@@ -33,6 +42,9 @@ typedef struct fd_watch {
     uint32_t mask;     /* interest the registration is armed with (0: disarmed) */
     bool registered;   /* added to the epoll set */
     bool drained;      /* the last read found the fd empty, and no event came since */
+    bool et;           /* registered edge-triggered for input and output (owned fds) */
+    bool wblocked;     /* et: the last write would have blocked, and no event came since */
+    bool hup;          /* et: the peer hung up or the socket failed: never wait again */
 } fd_watch;
 
 typedef struct epoll_data_s {
@@ -203,7 +215,6 @@ static int try_op(cora__op *op)
     return 1;
 }
 
-/* Brings the fd's registration in line with what its waiting ops want. */
 /* Arms the fd's registration for what its waiting ops want.
  *
  * Registrations are EPOLLONESHOT: an event disarms the fd in the kernel, so nothing
@@ -243,13 +254,84 @@ static bool is_read(const cora__op *op)
  * at that moment; a full buffer may have left more. */
 static void note_read(fd_watch *w, const cora__op *op)
 {
-    if (w && is_read(op)) w->drained = op->res == -EAGAIN || (op->res > 0 && (size_t)op->res < op->len);
+    if (w && is_read(op))
+        w->drained = !w->hup && (op->res == -EAGAIN || (op->res > 0 && (size_t)op->res < op->len));
+}
+
+static bool is_input(const cora__op *op)
+{
+    return interest(op) == EPOLLIN;
+}
+
+/* Registers the fd edge-triggered for input and output, once: from then on only
+ * edges (new data, room to write, hang-up) are reported, whether or not an op waits. */
+static int et_register(epoll_data_s *e, int fd, fd_watch *w)
+{
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd};
+    int r;
+    if (!w->registered) {
+        r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+        if (r < 0 && errno == EEXIST) r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
+    } else {
+        r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
+        if (r < 0 && errno == ENOENT) r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
+    }
+    if (r < 0) return -errno;
+    /* Adding reports the present state as an edge, so nothing is assumed here. */
+    w->registered = w->et = true;
+    w->mask = 0;
+    w->drained = w->wblocked = w->hup = false;
+    return 0;
+}
+
+/* submit() for an owned fd: try the op unless the last edge says it would block;
+ * if it would, note that and wait for the next edge. No epoll_ctl but the first. */
+static int et_submit(epoll_data_s *e, fd_watch *w, cora__op *op)
+{
+    if (!w) w = watch_of(e, op->fd);
+    if (!w) return -ENOMEM;
+    if (!w->et) {
+        int r = et_register(e, op->fd, w);
+        if (r == -EPERM) { /* a regular file: always ready */
+            if (op->kind == CORA__OP_POLL)
+                op->res = op->events;
+            else
+                try_op(op);
+            return 1;
+        }
+        if (r < 0) return r;
+    }
+    bool input = is_input(op);
+    bool blocked = op->kind != CORA__OP_POLL && (input ? w->drained : w->wblocked);
+    if (!blocked) {
+        if (try_op(op)) {
+            note_read(w, op);
+            return 1;
+        }
+        if (op->kind != CORA__OP_POLL && !w->hup) {
+            if (input)
+                w->drained = true;
+            else
+                w->wblocked = true;
+        }
+    }
+    cora__list_push_back(&w->ops, &op->link);
+    return 0;
 }
 
 static int epoll_submit(cora_loop *loop, cora__op *op)
 {
     epoll_data_s *e = data_of(loop);
     fd_watch *w = (size_t)op->fd < e->nfds ? e->fds[op->fd] : NULL;
+    if (op->hints & CORA__HINT_OWNED) return et_submit(e, w, op);
+    /* A raw op on an fd registered edge-triggered: the fd is a stream's (a stream's
+     * fd used directly), or its stream closed it without telling us. Going back to
+     * one-shot is safe either way; its re-arm finds a reused fd. */
+    if (w && w->et) {
+        w->et = false;
+        w->mask = 0;
+        w->drained = false;
+    }
     /* A read on an fd the last read drained would only find EAGAIN: skip that system
      * call and wait for readiness directly (an echo server's reads, for one). If data
      * came meanwhile, the level-triggered registration reports it at once, so a wrong
@@ -291,12 +373,28 @@ static void epoll_cancel(cora_loop *loop, cora__op *op)
     cora__op_done(loop, op, -ECANCELED);
 }
 
+static void epoll_forget(cora_loop *loop, int fd)
+{
+    epoll_data_s *e = data_of(loop);
+    if (!e || fd < 0 || (size_t)fd >= e->nfds || !e->fds[fd]) return;
+    fd_watch *w = e->fds[fd];
+    /* The close removes the kernel's registration (unless the file lives on in a dup,
+     * whose stray edges then cost a retry each, nothing more). A new file under this
+     * number starts afresh. */
+    w->registered = w->et = w->drained = w->wblocked = w->hup = false;
+    w->mask = 0;
+}
+
 static void fd_ready(cora_loop *loop, epoll_data_s *e, int fd, uint32_t revents)
 {
     if ((size_t)fd >= e->nfds || !e->fds[fd]) return;
     fd_watch *w = e->fds[fd];
     w->mask = 0; /* the event disarmed the one-shot registration */
     if (revents & (EPOLLIN | EPOLLHUP | EPOLLERR)) w->drained = false;
+    if (revents & (EPOLLOUT | EPOLLHUP | EPOLLERR)) w->wblocked = false;
+    /* A short read is no sign of an empty socket once the peer has ended its side: the
+     * end is still to be read, and no further edge will say so. */
+    if (w->et && (revents & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))) w->hup = true;
     cora__list done;
     cora__list_init(&done);
     /* Retry in arrival order; completed ops are moved aside first, because
@@ -309,7 +407,7 @@ static void fd_ready(cora_loop *loop, epoll_data_s *e, int fd, uint32_t revents)
         int finished;
         if (op->kind == CORA__OP_POLL) {
             op->res = revents & (op->events | EPOLLERR | EPOLLHUP);
-            finished = 1;
+            finished = op->res != 0;
         } else {
             finished = try_op(op);
         }
@@ -317,9 +415,14 @@ static void fd_ready(cora_loop *loop, epoll_data_s *e, int fd, uint32_t revents)
             note_read(w, op);
             cora__list_remove(&op->link);
             cora__list_push_back(&done, &op->link);
+        } else if (w->et && op->kind != CORA__OP_POLL && !w->hup) {
+            if (is_input(op))
+                w->drained = true;
+            else
+                w->wblocked = true;
         }
     }
-    update_interest(e, fd, w);
+    if (!w->et) update_interest(e, fd, w);
     cora__list *l;
     while ((l = cora__list_pop_front(&done))) {
         cora__op *op = CORA__CONTAINER_OF(l, cora__op, link);
@@ -376,4 +479,5 @@ const struct cora__backend cora__backend_epoll = {
     .cancel = epoll_cancel,
     .poll = epoll_poll,
     .wake = epoll_wake,
+    .forget = epoll_forget,
 };

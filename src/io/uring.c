@@ -236,6 +236,9 @@ static int uring_submit(cora_loop *loop, cora__op *op)
         break;
     case CORA__OP_RECV:
         io_uring_prep_recv(sqe, op->fd, op->buf, op->len, op->flags);
+        /* The last read came back short: most likely nothing is there yet, so arm
+         * the poll at once rather than first failing a recv in the kernel. */
+        if (op->hints & CORA__HINT_EMPTY) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
         break;
     case CORA__OP_SEND:
         io_uring_prep_send(sqe, op->fd, op->buf, op->len, op->flags | MSG_NOSIGNAL);

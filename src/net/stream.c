@@ -17,6 +17,7 @@
 #include "cora/stream.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
@@ -29,6 +30,7 @@ struct cora_stream {
     void *ssl;     /* the TLS transport (tls.c), or NULL for plain sockets */
     char alpn[32]; /* the ALPN protocol TLS chose, or "" */
     bool eof; /* the peer ended its side */
+    bool drained; /* the last read from the socket came back short (a hint, see s_recv) */
     char *in;
     size_t in_cap, start, end, scanned;
     size_t consume_next; /* bytes handed out by pointer, consumed at the next call */
@@ -54,6 +56,7 @@ int cora_stream_new(cora_stream **out, int fd, const cora_stream_opts *opts)
         close(fd);
         return -ENOMEM;
     }
+    cora__io_forget(fd); /* whatever the loop knew of an older fd with this number */
     s->fd = fd;
     s->in_cap = rl;
     s->out_cap = wl;
@@ -69,15 +72,38 @@ int cora_stream_connect(cora_stream **out, const char *host, int port)
     return cora_stream_new(out, fd, NULL);
 }
 
-/* The transport: the socket itself, or TLS over it. */
+/* The transport: the socket itself, or TLS over it.
+ *
+ * Plain sockets go to the backend directly with two hints (io/backend.h): the fd is
+ * the stream's own, closed only by cora_stream_close (so epoll may keep it registered),
+ * and whether the last read came back short (so io_uring may wait for data before
+ * trying). A request-response peer makes both true nearly always. */
+static ssize_t s_op(cora_stream *s, int kind, void *buf, size_t len, uint8_t hints)
+{
+    cora__op op = {.kind = (uint8_t)kind, .fd = s->fd, .buf = buf, .len = len,
+                   .hints = (uint8_t)(CORA__HINT_OWNED | hints)};
+    return (ssize_t)cora__io_run(&op);
+}
+
 static ssize_t s_recv(cora_stream *s, void *buf, size_t len)
 {
-    return s->ssl ? cora__tls_read(s->ssl, buf, len) : cora_recv(s->fd, buf, len, 0);
+    if (s->ssl) return cora__tls_read(s->ssl, buf, len);
+    ssize_t n = s_op(s, CORA__OP_RECV, buf, len, s->drained ? CORA__HINT_EMPTY : 0);
+    s->drained = n >= 0 && (size_t)n < len;
+    return n;
 }
 
 static ssize_t s_send(cora_stream *s, const void *buf, size_t len)
 {
-    return s->ssl ? cora__tls_write(s->ssl, buf, len) : cora_send(s->fd, buf, len, 0);
+    return s->ssl ? cora__tls_write(s->ssl, buf, len) : s_op(s, CORA__OP_SEND, (void *)buf, len, 0);
+}
+
+/* Waits until the socket takes data (for sendfile, which no backend does itself). */
+static int s_wait_writable(cora_stream *s)
+{
+    cora__op op = {.kind = CORA__OP_POLL, .fd = s->fd, .events = POLLOUT, .hints = CORA__HINT_OWNED};
+    int64_t r = cora__io_run(&op);
+    return r < 0 ? (int)r : 0;
 }
 
 int cora__stream_new_tls(cora_stream **out, int fd, void *ssl)
@@ -99,6 +125,7 @@ ssize_t cora_stream_close(cora_stream *s)
     if (!s) return 0;
     ssize_t dropped = (ssize_t)(s->out_end - s->out_start);
     if (s->ssl) cora__tls_free(s->ssl);
+    cora__io_forget(s->fd);
     close(s->fd);
     free(s->in);
     free(s->out);
@@ -331,7 +358,7 @@ ssize_t cora_stream_sendfile(cora_stream *s, int file_fd, off_t off, size_t len,
         }
         if (n == 0) break; /* the file is shorter than asked */
         if (errno != EAGAIN) return -errno;
-        r = cora_wait_fd(s->fd, CORA_WRITABLE);
+        r = s_wait_writable(s);
         if (r < 0) return r;
     }
     return (ssize_t)done;
