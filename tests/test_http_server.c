@@ -60,6 +60,19 @@ static int h_stream(cora_http_req *req, void *arg)
     return r ? r : cora_http_end(req);
 }
 
+/* /abandon: runs far longer than any test, and says how its wait ended. */
+static cora_event abandon_in, abandon_out;
+static int abandon_result;
+
+static int h_abandon(cora_http_req *req, void *arg)
+{
+    cora_event_set(&abandon_in);
+    abandon_result = cora_sleep(60);
+    cora_event_set(&abandon_out);
+    if (abandon_result < 0) return abandon_result;
+    return cora_http_respond(req, 200, "text/plain", "late", 4);
+}
+
 static int h_params(cora_http_req *req, void *arg)
 {
     char body[256];
@@ -106,6 +119,7 @@ static void start(test_server *ts, const cora_http_server_opts *o)
     assert_int_equal(cora_http_server_route(srv, "POST", "/echo", h_echo, NULL), 0);
     assert_int_equal(cora_http_server_route(srv, "GET", "/delay", h_delay, NULL), 0);
     assert_int_equal(cora_http_server_route(srv, "GET", "/stream", h_stream, NULL), 0);
+    assert_int_equal(cora_http_server_route(srv, NULL, "/abandon", h_abandon, NULL), 0);
     assert_int_equal(cora_http_server_route(srv, NULL, "/users/:id/posts/*rest", h_params, NULL),
                      0);
     make_static_root();
@@ -643,6 +657,65 @@ static void graceful_shutdown(void **state)
     run_ok(main_graceful_shutdown, NULL);
 }
 
+/* A client that goes away while its handler runs gets the handler cancelled: by
+ * closing, by a reset, and by closing with a request body the handler never read
+ * (the socket stays readable then). The access log says 499. Meanwhile a client that
+ * waits for a slow answer gets it (graceful_shutdown's /delay is another). */
+static void *main_client_gone(void *arg)
+{
+    char logpath[] = "/tmp/cora-test-log-XXXXXX";
+    int lfd = mkstemp(logpath);
+    assert_true(lfd >= 0);
+    FILE *log = fdopen(lfd, "w+");
+    test_server ts;
+    start(&ts, &(cora_http_server_opts){.access_log = log});
+    static const char *const reqs[] = {
+        "GET /abandon HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /abandon HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /abandon HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello",
+    };
+    for (int how = 0; how < 3; how++) {
+        cora_event_init(&abandon_in);
+        cora_event_init(&abandon_out);
+        abandon_result = 1;
+        cora_task *stays = cora_spawn(slow_get, url(&ts, "/delay?ms=400"));
+        int fd = cora_tcp_connect("127.0.0.1", ts.port);
+        assert_true(fd >= 0);
+        assert_int_equal(cora_send_all(fd, reqs[how], strlen(reqs[how]), NULL),
+                         (ssize_t)strlen(reqs[how]));
+        cora_scope sc;
+        assert_int_equal(cora_scope_enter(&sc, cora_now_ns() + 10 * (int64_t)1000000000, 0), 0);
+        assert_int_equal(cora_event_wait(&abandon_in), 0);
+        if (how == 1) { /* a reset rather than an end */
+            struct linger lg = {1, 0};
+            assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+        }
+        close(fd);
+        assert_int_equal(cora_event_wait(&abandon_out), 0);
+        assert_int_equal(abandon_result, -ECANCELED);
+        void *status;
+        assert_int_equal(cora_await(stays, &status), 0);
+        assert_int_equal((intptr_t)status, 200);
+        assert_int_equal(cora_scope_exit(&sc), 0);
+    }
+    stop(&ts);
+    fflush(log);
+    rewind(log);
+    char line[512];
+    int gone = 0;
+    while (fgets(line, sizeof line, log))
+        if (strstr(line, "/abandon HTTP/1.1\" 499 ")) gone++;
+    assert_int_equal(gone, 3);
+    fclose(log);
+    unlink(logpath);
+    return NULL;
+}
+
+static void client_gone_cancels_handler(void **state)
+{
+    run_ok(main_client_gone, NULL);
+}
+
 /* 1000 clients each GET /delay?ms=1000 at once: all are in the handler together. */
 static void *main_thousand_delays(void *arg)
 {
@@ -685,6 +758,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(limits_and_malformed), CORA_TEST(expect_continue_raw),
     CORA_TEST(slowloris_cut_off),    CORA_TEST(connection_limit),
     CORA_TEST(graceful_shutdown),    CORA_TEST(thousand_concurrent_delays),
+    CORA_TEST(client_gone_cancels_handler),
 };
 
 CORA_TEST_MAIN("http_server", tests)

@@ -47,7 +47,11 @@ typedef struct cora_http_req cora_http_req;
 /* Answers one request. Runs in its connection's task and may suspend. Return 0 once
  * the request is answered; a negative errno closes the connection (with a 500 first
  * when nothing was sent yet). Returning 0 without answering also sends a 500: a
- * silent handler is a bug worth seeing. */
+ * silent handler is a bug worth seeing.
+ * If the client closes or resets the connection while the handler runs, the handler
+ * is cancelled (its suspension points return -ECANCELED; noticed within about 0.1 s
+ * for handlers running longer than that) and the connection closes unanswered; the
+ * access log shows 499. */
 typedef int (*cora_http_handler)(cora_http_req *req, void *arg);
 
 typedef struct cora_http_server_opts {

@@ -16,6 +16,12 @@
  * Timeouts: idle_timeout for the first byte of a request, header_timeout from there
  * to the end of its head (a slowloris client is cut off with 408; others are not
  * touched), body_timeout and write_timeout per read and write.
+ *
+ * A client that goes away while its handler runs (it closes or resets the connection)
+ * gets the handler cancelled, as Go cancels a request's context. Watching every
+ * request would cost a poll per request; instead one task per server looks, every
+ * WATCH_AFTER, for handlers running that long and starts a watcher for each: a quick
+ * handler costs nothing.
  */
 #include "internal.h"
 #include "parser.h"
@@ -24,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +44,8 @@
 #include "cora.h"
 
 #define NS_PER_S 1000000000LL
+/* A handler running this long gets a watcher of its client (see the top). */
+#define WATCH_AFTER 0.1
 /* Unread body a connection may skip to stay alive after the handler answered. */
 #define DISCARD_LIMIT (256 * 1024)
 
@@ -67,6 +76,7 @@ struct cora_http_server {
     cora_sem slots;
     conn *conns; /* live connections (for shutdown) */
     cora_event stop;
+    cora_event first_conn; /* set when a connection is added to an empty list */
     int serving, draining;
     double grace;
     time_t date_sec; /* the Date header is formatted once per second */
@@ -107,6 +117,10 @@ struct conn {
     http_buf scratch;
     cora_http_header *fields;
     cora_scope *idle_scope; /* set while waiting for a next request */
+    cora_scope *handler_scope; /* set while the handler runs */
+    int64_t handler_since;
+    cora_task *watcher;        /* of a long-running handler's client, or NULL */
+    int client_gone;
     int fd_for_accept;
     char peer[INET6_ADDRSTRLEN];
 };
@@ -142,6 +156,7 @@ int cora_http_server_new(cora_http_server **out, const cora_http_server_opts *op
     srv->mounts_tail = &srv->mounts;
     srv->fd = -1;
     cora_event_init(&srv->stop);
+    cora_event_init(&srv->first_conn);
     *out = srv;
     return 0;
 }
@@ -277,6 +292,7 @@ int cora_http_server_listen(cora_http_server *srv, const char *host, int port)
 }
 
 static void *conn_main(void *arg);
+static int dispatch(cora_http_req *req);
 
 static void conn_free(conn *c)
 {
@@ -326,12 +342,86 @@ static void *acceptor(void *arg)
         else
             strcpy(c->peer, "-");
         c->next = srv->conns;
-        if (c->next) c->next->prev = c;
+        if (c->next)
+            c->next->prev = c;
+        else
+            cora_event_set(&srv->first_conn);
         srv->conns = c;
         cora_spawn_opts so = {.name = "http-conn"};
         if (cora_group_spawn(&srv->conns_group, conn_main, c, &so) < 0) conn_free(c);
     }
     return NULL;
+}
+
+/* ---- a client that went away while its handler ran -------------------------------- */
+
+/* Has the peer ended its side or failed? Without waiting and without reading. */
+static int peer_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Waits until the client ends or breaks the connection, then cancels the handler.
+ * Bytes the client sent meanwhile (a body not read yet, a pipelined request) keep the
+ * socket readable, so then it looks again every WATCH_AFTER instead of waiting. */
+static void *watcher(void *arg)
+{
+    conn *c = arg;
+    int fd = cora_stream_fd(c->s);
+    for (;;) {
+        if (cora_wait_fd(fd, CORA_READABLE) < 0) return NULL; /* the handler ended */
+        if (peer_gone(fd)) break;
+        if (cora_sleep(WATCH_AFTER) < 0) return NULL;
+    }
+    c->client_gone = 1;
+    if (c->handler_scope) cora_scope_cancel(c->handler_scope);
+    return NULL;
+}
+
+/* Every WATCH_AFTER while there are connections, starts a watcher for each handler
+ * that has run that long. */
+static void *watchman(void *arg)
+{
+    cora_http_server *srv = arg;
+    for (;;) {
+        int r = srv->conns ? cora_sleep(WATCH_AFTER) : cora_event_wait(&srv->first_conn);
+        if (r < 0) return NULL;
+        cora_event_clear(&srv->first_conn);
+        int64_t since = cora_now_ns() - (int64_t)(WATCH_AFTER * NS_PER_S);
+        for (conn *c = srv->conns; c; c = c->next)
+            if (c->handler_scope && !c->watcher && !c->client_gone && c->handler_since <= since) {
+                cora_spawn_opts so = {.name = "http-watch"};
+                if (cora_spawn_ex(&c->watcher, watcher, c, &so) < 0) c->watcher = NULL;
+            }
+    }
+}
+
+/* Runs the handler inside a scope that a watcher cancels if the client goes away. */
+static int run_handler(conn *c, cora_http_req *req)
+{
+    cora_scope hs;
+    int r = cora_scope_enter(&hs, CORA_NO_DEADLINE, 0);
+    if (r < 0) return r;
+    c->handler_scope = &hs;
+    c->handler_since = req->t0;
+    r = dispatch(req);
+    c->handler_scope = NULL;
+    if (c->watcher) { /* it refers to c: it must end before c can go */
+        cora_scope sh;
+        cora_shield_enter(&sh);
+        cora_cancel(c->watcher);
+        cora_await(c->watcher, NULL);
+        cora_scope_exit(&sh);
+        c->watcher = NULL;
+    }
+    int e = cora_scope_exit(&hs);
+    if (c->client_gone) {
+        req->close_after = 1;
+        if (!req->started) req->status = 499; /* nginx's "client closed request" */
+        return r < 0 ? r : e < 0 ? e : -ECONNRESET;
+    }
+    return r;
 }
 
 int cora_http_server_serve(cora_http_server *srv)
@@ -346,6 +436,14 @@ int cora_http_server_serve(cora_http_server *srv)
     cora_spawn_opts so = {.name = "http-accept"};
     r = cora_spawn_ex(&acc, acceptor, srv, &so);
     if (r < 0) return r;
+    cora_task *watch;
+    so.name = "http-watchman";
+    r = cora_spawn_ex(&watch, watchman, srv, &so);
+    if (r < 0) {
+        cora_cancel(acc);
+        cora_await(acc, NULL);
+        return r;
+    }
     srv->serving = 1;
     int cause = cora_event_wait(&srv->stop);
 
@@ -369,6 +467,10 @@ int cora_http_server_serve(cora_http_server *srv)
     int timed = cause < 0 ? 0 : cora_move_on_after(&grace, srv->grace) == 0;
     r = cora_group_wait(&srv->conns_group); /* on the deadline: cancels what is left */
     if (timed) cora_scope_exit(&grace);
+    cora_shield_enter(&shield);
+    cora_cancel(watch); /* only now: clients may leave busy handlers until the end */
+    cora_await(watch, NULL);
+    cora_scope_exit(&shield);
     (void)r; /* failed connections were each closed already; not the server's error */
     cora_group_destroy(&srv->conns_group);
     /* A connection whose task was cancelled before it ever ran is still listed:
@@ -1197,8 +1299,10 @@ static int serve_one(conn *c)
     if (status) {
         respond_error(&req, status);
     } else {
-        err = dispatch(&req);
-        if (!req.started) {
+        err = run_handler(c, &req);
+        if (c->client_gone) {
+            /* Nobody to answer: just log and close. */
+        } else if (!req.started) {
             respond_error(&req, err == -EMSGSIZE ? 413 : err == -EPROTO ? 400 : 500);
         } else if (!req.finished) {
             if (err == 0)
