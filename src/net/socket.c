@@ -199,7 +199,8 @@ static int connect_addr(const struct sockaddr *addr, socklen_t len, int type)
  *   - addresses are tried with the families alternating, IPv6 first (section 4, a
  *     First Address Family Count of 1); an answer that comes later joins the queue;
  *   - the next attempt starts the Connection Attempt Delay (250 ms) after the last one
- *     started, or at once when an attempt fails (section 5);
+ *     started, or at once when no attempt is in flight (every earlier one failed)
+ *     (section 5);
  *   - the first connection wins. The group is then cancelled (lookups still pending,
  *     losing attempts) and awaited, so nothing the call started outlives it.
  * A name in the hosts file is answered from it at once, both families together, and
@@ -271,7 +272,6 @@ static void *he_attempt(void *arg)
         close(fd); /* another attempt won first */
     } else {
         he->last_err = fd;
-        he->next_attempt_ns = 0; /* a failure lets the next attempt start at once */
     }
     he->in_flight--;
     cora_event_set(&he->changed);
