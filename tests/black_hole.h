@@ -73,7 +73,8 @@ static inline int black_hole_open(black_hole *b, const char *host, int port)
 
 static inline void black_hole_close(black_hole *b)
 {
-    for (int i = 0; i < b->nfill; i++) close(b->fill[i]);
+    for (int i = 0; i < b->nfill; i++)
+        close(b->fill[i]);
     close(b->lfd);
 }
 

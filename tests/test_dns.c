@@ -1,6 +1,9 @@
 /* tests/test_dns.c: name lookups in the loop (c-ares) against a small DNS server
  * run by the test itself on 127.0.0.1 (CORA_DNS_SERVERS points there, so no query
- * leaves the machine), and Happy Eyeballs connects by name. Runs once per backend. */
+ * leaves the machine), and Happy Eyeballs connects by name: starting on the first
+ * answer, the Resolution Delay, late answers joining, fallback, black-holed addresses
+ * (tests/black_hole.h), the hosts file, cancellation at each stage. Runs once per
+ * backend. */
 #include "harness.h"
 #include "black_hole.h"
 #include "../src/net/internal.h"
@@ -91,8 +94,8 @@ static void *dns_server(void *arg)
         }
         if (!missing && qtype == 28 && d->with_aaaa) { /* AAAA: one answer, ::1 */
             out[7] = 1;
-            static const unsigned char a[] = {0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16,
-                                              0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+            static const unsigned char a[] = {0xc0, 0x0c, 0, 28, 0, 1, 0, 0, 0, 60, 0, 16, 0, 0,
+                                              0,    0,    0, 0,  0, 0, 0, 0, 0, 0,  0, 0,  0, 1};
             memcpy(out + len, a, sizeof a);
             len += sizeof a;
         }
@@ -234,7 +237,7 @@ static void cancel_pending_lookup(void **state)
  * have known when it connected. Deadlines around the connects only catch hangs; the
  * held answers come long after them. */
 
-#define DEFAULT_DELAYS (-1) /* connect_bounded: the public cora_tcp_connect */
+#define DEFAULT_DELAYS (-1)   /* connect_bounded: the public cora_tcp_connect */
 #define LONG_NS 30000000000LL /* a delay no test waits out: 30 s */
 
 /* What the DNS server had done, and what hung towards a port, when a listener
@@ -242,9 +245,9 @@ static void cancel_pending_lookup(void **state)
 typedef struct watch {
     int lfd;
     struct dnsd *d;
-    dns_rule a, aaaa;  /* the server's counts at that moment */
-    int syn_port;      /* when not 0: count the connects hanging towards it... */
-    int syn_sent;      /* ...here */
+    dns_rule a, aaaa; /* the server's counts at that moment */
+    int syn_port;     /* when not 0: count the connects hanging towards it... */
+    int syn_sent;     /* ...here */
 } watch;
 
 static void *accept_and_note(void *arg)
@@ -285,7 +288,8 @@ static int connect_bounded(int port, int64_t resolution_delay, int64_t attempt_d
  * returns 0 or -EADDRINUSE), trying other ports while that one is taken on IPv4. */
 typedef int (*make6_fn)(void *arg, int port);
 
-static int listen4_beside(make6_fn make6, void *arg, int (*port_of)(void *arg), void (*undo)(void *arg))
+static int listen4_beside(make6_fn make6, void *arg, int (*port_of)(void *arg),
+                          void (*undo)(void *arg))
 {
     for (int tries = 0; tries < 20; tries++) {
         assert_int_equal(make6(arg, 0), 0);
@@ -445,7 +449,7 @@ static void *main_late_a_joins(void *arg)
     assert_int_equal(peer_family(fd), AF_INET);
     assert_int_equal(cora_await(acc4, NULL), 0);
     assert_int_equal(w4.a.sent, 1);
-    assert_int_equal(w4.syn_sent, 1); /* IPv6 went first and was still hanging */
+    assert_int_equal(w4.syn_sent, 1);          /* IPv6 went first and was still hanging */
     assert_int_equal(syn_sent_to(bh.port), 0); /* and was stopped */
     close(fd);
     close(w4.lfd);
@@ -583,7 +587,7 @@ static void *main_black_hole6(void *arg)
     assert_true(fd >= 0);
     assert_int_equal(peer_family(fd), AF_INET);
     assert_int_equal(cora_await(acc4, NULL), 0);
-    assert_int_equal(w4.syn_sent, 1); /* IPv6 went first and was still hanging */
+    assert_int_equal(w4.syn_sent, 1);          /* IPv6 went first and was still hanging */
     assert_int_equal(syn_sent_to(bh.port), 0); /* and was stopped */
     close(fd);
     close(w4.lfd);

@@ -206,9 +206,9 @@ static int connect_addr(const struct sockaddr *addr, socklen_t len, int type)
  * A name in the hosts file is answered from it at once, both families together, and
  * asks no server. Nothing of the state is kept on the caller's stack but the group. */
 
-#define HE_MAX 8                              /* addresses per family, at most */
-#define HE_RESOLUTION_DELAY_NS 50000000LL     /* the RFC's recommended 50 ms */
-#define HE_ATTEMPT_DELAY_NS 250000000LL       /* the RFC's recommended 250 ms */
+#define HE_MAX 8                          /* addresses per family, at most */
+#define HE_RESOLUTION_DELAY_NS 50000000LL /* the RFC's recommended 50 ms */
+#define HE_ATTEMPT_DELAY_NS 250000000LL   /* the RFC's recommended 250 ms */
 
 typedef struct eyeballs eyeballs;
 
@@ -218,9 +218,9 @@ typedef struct he_family {
     int family;
     struct sockaddr_storage addrs[HE_MAX];
     int n, tried;
-    bool done;      /* its lookup ended (answered, failed or not needed) */
-    int err;        /* the lookup's error, or 0 */
-    int64_t when;   /* when it ended */
+    bool done;    /* its lookup ended (answered, failed or not needed) */
+    int err;      /* the lookup's error, or 0 */
+    int64_t when; /* when it ended */
 } he_family;
 
 typedef struct attempt {
