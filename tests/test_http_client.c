@@ -5,6 +5,7 @@
  * backend. */
 #include "certs.h"
 #include "http_util.h"
+#include "black_hole.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -515,9 +516,65 @@ static void scripted_answers(void **state)
     run_ok(main_scripted_answers, NULL);
 }
 
+/* ---- connect_timeout --------------------------------------------------------------
+ *
+ * Loopback refuses or accepts at once, so connect_timeout needs a black hole
+ * (tests/black_hole.h): a listener whose full accept queue makes the kernel drop the
+ * SYN, so the connect neither succeeds nor fails and only connect_timeout can end
+ * the request. A watcher sees the connect hanging in SYN_SENT meanwhile, so the
+ * timeout is the connect's and not another phase's. */
+
+struct syn_watch {
+    int port;
+    int seen; /* the most connects seen hanging towards port at once */
+};
+
+static void *watch_syn_sent(void *arg)
+{
+    struct syn_watch *w = arg;
+    for (int i = 0; i < 500 && w->seen == 0; i++) { /* 5 s at most */
+        int n = syn_sent_to(w->port);
+        if (n > w->seen) w->seen = n;
+        if (w->seen == 0 && cora_sleep(0.01) < 0) break;
+    }
+    return NULL;
+}
+
+static void *main_connect_timeout(void *arg)
+{
+    black_hole bh;
+    assert_int_equal(black_hole_open(&bh, "127.0.0.1", 0), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/", bh.port);
+    cora_http_client *c;
+    cora_http_client_opts o = {.connect_timeout = 0.2};
+    assert_int_equal(cora_http_client_new(&c, &o), 0);
+    struct syn_watch w = {bh.port, 0};
+    cora_task *watcher = cora_spawn(watch_syn_sent, &w);
+    /* An outer deadline only to catch a hang (a connect into a black hole lasts
+     * minutes); it must not be the one that fires. */
+    cora_scope s;
+    assert_int_equal(cora_fail_after(&s, 5.0), 0);
+    cora_http_response r;
+    assert_int_equal(cora_http_get(c, url, &r), -ETIMEDOUT);
+    assert_int_equal(cora_scope_exit(&s), 0);
+    assert_int_equal(cora_await(watcher, NULL), 0);
+    assert_int_equal(w.seen, 1);               /* it was the connect that hung */
+    assert_int_equal(syn_sent_to(bh.port), 0); /* and it was stopped */
+    cora_http_client_free(c);
+    black_hole_close(&bh);
+    return NULL;
+}
+
+static void connect_timeout_in_a_black_hole(void **state)
+{
+    run_ok(main_connect_timeout, NULL); /* the harness checks that no fd was left */
+}
+
 static const struct CMUnitTest tests[] = {
     CORA_TEST(nginx_bodies), CORA_TEST(redirect_methods), CORA_TEST(limits_and_pool),
     CORA_TEST(sink_and_tls), CORA_TEST(scripted_answers),
+    CORA_TEST(connect_timeout_in_a_black_hole),
 };
 
 CORA_TEST_MAIN("http_client", tests)

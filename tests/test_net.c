@@ -2,6 +2,7 @@
  * accept, connect and recv; a peer that vanishes mid-write; ten thousand concurrent
  * connections. Runs once per backend (see harness.h). */
 #include "harness.h"
+#include "black_hole.h"
 
 #include <netinet/in.h>
 #include <signal.h>
@@ -475,6 +476,30 @@ static void accept_backs_off_on_emfile(void **state)
     assert_null(strstr(first + 1, "EMFILE"));
 }
 
+/* A deadline around a connect into a black hole (tests/black_hole.h: the SYN is
+ * dropped, the connect neither succeeds nor fails), on both families: -ETIMEDOUT, the
+ * socket closed and the kernel's half-open connect gone. */
+static void *main_connect_deadline(void *arg)
+{
+    static const char *const hosts[2] = {"127.0.0.1", "::1"};
+    for (int i = 0; i < 2; i++) {
+        black_hole bh;
+        assert_int_equal(black_hole_open(&bh, hosts[i], 0), 0);
+        cora_scope s;
+        assert_int_equal(cora_fail_after(&s, 0.2), 0);
+        assert_int_equal(cora_tcp_connect(hosts[i], bh.port), -ETIMEDOUT);
+        assert_int_equal(cora_scope_exit(&s), -ETIMEDOUT);
+        assert_int_equal(syn_sent_to(bh.port), 0);
+        black_hole_close(&bh);
+    }
+    return NULL;
+}
+
+static void connect_deadline_in_a_black_hole(void **state)
+{
+    run_ok(main_connect_deadline, NULL); /* the harness checks that no fd was left */
+}
+
 static const struct CMUnitTest tests[] = {
     CORA_TEST(tcp_echo_ipv4),
     CORA_TEST(tcp_echo_ipv6),
@@ -487,6 +512,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(unix_sockets_and_pairs),
     CORA_TEST(ten_thousand_connections),
     CORA_TEST(accept_backs_off_on_emfile),
+    CORA_TEST(connect_deadline_in_a_black_hole),
 };
 
 CORA_TEST_MAIN("net", tests)

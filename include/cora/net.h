@@ -41,12 +41,24 @@ int cora_resolve(const char *host, int port, int family, struct sockaddr_storage
 
 /* ---- TCP ------------------------------------------------------------------------ */
 
-/* Connects to host:port. A name is resolved with cora_resolve and its addresses are
- * raced as Happy Eyeballs (RFC 8305) does: IPv6 and IPv4 alternate, a new attempt
- * starts when the previous one fails or after 250 ms without an answer, the first
- * connection wins and the others are cancelled. Returns the connected socket, or the
- * error of the last attempt (-ECONNREFUSED, -ENETUNREACH...), -ENOENT for an unknown
- * name, -ECANCELED, -ETIMEDOUT under a deadline. */
+/* Connects to host:port. A numeric host or "localhost" is connected to directly. A
+ * name is raced as Happy Eyeballs (RFC 8305) does, inside the loop:
+ *   - a name the hosts file lists is answered from it at once, both families, and no
+ *     server is asked; otherwise the AAAA and A questions are sent together (the
+ *     in-loop resolver of cora_resolve);
+ *   - the AAAA answer starts connecting at once; an A answer that comes first waits
+ *     up to 50 ms (the Resolution Delay) for the AAAA one, then IPv4 starts. An
+ *     answer that comes later joins the race;
+ *   - addresses are tried with IPv6 and IPv4 alternating, IPv6 first (at most 8 per
+ *     family); a new attempt starts 250 ms after the last one started (the
+ *     Connection Attempt Delay), or at once when every earlier one has failed;
+ *   - the first connection wins; the lookups still pending and the other attempts
+ *     are cancelled and their sockets closed before this returns.
+ * Returns the connected socket, or the error of the last attempt (-ECONNREFUSED,
+ * -ENETUNREACH...), -ENOENT for an unknown name (or the lookup's error, -ETIMEDOUT
+ * when no server answered), -ECANCELED, -ETIMEDOUT under a deadline. Cancelled or
+ * timed out, it leaves no query, socket or task behind; a connection made in the
+ * same instant as the cancellation is returned rather than dropped. */
 int cora_tcp_connect(const char *host, int port);
 
 typedef struct cora_listen_opts {

@@ -26,6 +26,7 @@
 
 struct cora__dns {
     ares_channel channel;
+    bool hosts_first; /* the channel reads the hosts file before asking servers */
 };
 
 typedef struct query {
@@ -88,6 +89,16 @@ static int channel_of(cora_loop *loop, ares_channel *out)
             ares_destroy(d->channel);
             free(d);
             return -EINVAL;
+        }
+        /* c-ares's lookup order ("fb" unless resolv.conf or nsswitch.conf says
+         * otherwise): cora__resolve_hosts answers from the file only when the channel
+         * would have consulted it first. */
+        struct ares_options o;
+        int mask;
+        d->hosts_first = true;
+        if (ares_save_options(d->channel, &o, &mask) == ARES_SUCCESS) {
+            d->hosts_first = !(mask & ARES_OPT_LOOKUPS) || !o.lookups || o.lookups[0] == 'f';
+            ares_destroy_options(&o);
         }
         loop->dns = d;
         loop->dns_close = dns_close;
@@ -207,4 +218,48 @@ int cora_resolve(const char *host, int port, int family, struct sockaddr_storage
     if (q->res) ares_freeaddrinfo(q->res);
     free(q);
     return r < 0 ? r : count;
+}
+
+/* Fills addrs[i] (zeroed first) from a raw address of `family` and sets the port. */
+static void put_addr(struct sockaddr_storage *ss, int family, const void *raw, int port)
+{
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        memcpy(&v4->sin_addr, raw, sizeof v4->sin_addr);
+    } else {
+        struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        memcpy(&v6->sin6_addr, raw, sizeof v6->sin6_addr);
+    }
+}
+
+int cora__resolve_hosts(const char *host, int port, struct sockaddr_storage *addrs, int max)
+{
+    cora_loop *loop = cora__loop();
+    if (!loop || !host || max < 1) return -EINVAL;
+    ares_channel ch = NULL;
+    int r = channel_of(loop, &ch);
+    if (r < 0) return r;
+    if (!loop->dns->hosts_first) return 0;
+    /* One family at a time: ares_gethostbyname_file with AF_UNSPEC gives only the
+     * first family it finds, and a name listed for IPv4 alone must not then be asked
+     * of a server for IPv6 (the system resolver stops at the file too). */
+    static const int families[2] = {AF_INET6, AF_INET};
+    int count = 0;
+    for (int f = 0; f < 2 && count < max; f++) {
+        struct hostent *h = NULL;
+        int st = ares_gethostbyname_file(ch, host, families[f], &h);
+        if (st == ARES_ENOMEM) return -ENOMEM;
+        if (st != ARES_SUCCESS || !h) continue; /* not listed (or no file): ask servers */
+        int len = families[f] == AF_INET ? 4 : 16;
+        for (char **a = h->h_addr_list; a && *a && count < max; a++)
+            if (h->h_addrtype == families[f] && h->h_length == len)
+                put_addr(&addrs[count++], families[f], *a, port);
+        ares_free_hostent(h);
+    }
+    return count;
 }

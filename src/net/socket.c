@@ -10,6 +10,7 @@
 #include "cora/net.h"
 #include "cora/proc.h"
 #include "cora/sync.h"
+#include "internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -184,118 +185,217 @@ static int connect_addr(const struct sockaddr *addr, socklen_t len, int type)
     return fd;
 }
 
-/* ---- Happy Eyeballs (RFC 8305) --------------------------------------------------- */
+/* ---- Happy Eyeballs (RFC 8305) ---------------------------------------------------
+ *
+ * cora_tcp_connect on a name is a small state machine run by the calling task (the
+ * driver) over helpers in a task group:
+ *   - two lookups started together, AAAA and A (each a cora_resolve of one family, so
+ *     both queries go out at once and share the loop's c-ares channel; no thread);
+ *   - one task per connection attempt.
+ * Every helper sets one event when it ends; the driver wakes on it, or on a timer set
+ * for the next moment a rule can change its mind:
+ *   - an AAAA answer starts the race at once. An A answer that comes first waits up to
+ *     the Resolution Delay (50 ms) for the AAAA answer, then IPv4 starts (section 3);
+ *   - addresses are tried with the families alternating, IPv6 first (section 4, a
+ *     First Address Family Count of 1); an answer that comes later joins the queue;
+ *   - the next attempt starts the Connection Attempt Delay (250 ms) after the last one
+ *     started, or at once when no attempt is in flight (every earlier one failed)
+ *     (section 5);
+ *   - the first connection wins. The group is then cancelled (lookups still pending,
+ *     losing attempts) and awaited, so nothing the call started outlives it.
+ * A name in the hosts file is answered from it at once, both families together, and
+ * asks no server. Nothing of the state is kept on the caller's stack but the group. */
 
-#define HE_MAX 8               /* addresses tried at most */
-#define HE_STAGGER 0.25        /* seconds between attempts (the RFC's recommended 250 ms) */
+#define HE_MAX 8                          /* addresses per family, at most */
+#define HE_RESOLUTION_DELAY_NS 50000000LL /* the RFC's recommended 50 ms */
+#define HE_ATTEMPT_DELAY_NS 250000000LL   /* the RFC's recommended 250 ms */
 
-typedef struct eyeballs {
+typedef struct eyeballs eyeballs;
+
+/* One family's addresses, as its lookup gave them, and how many were tried. */
+typedef struct he_family {
+    eyeballs *he;
+    int family;
     struct sockaddr_storage addrs[HE_MAX];
-    int n;
-    int winner;   /* the first connected socket, or -1 */
-    int last_err;
-    int finished; /* attempts that ended, won or lost */
-    cora_event changed;
-} eyeballs;
+    int n, tried;
+    bool done;    /* its lookup ended (answered, failed or not needed) */
+    int err;      /* the lookup's error, or 0 */
+    int64_t when; /* when it ended */
+} he_family;
 
 typedef struct attempt {
     eyeballs *he;
-    int index;
+    struct sockaddr_storage addr;
 } attempt;
+
+struct eyeballs {
+    const char *host; /* the caller's: every helper ends before cora_tcp_connect returns */
+    int port;
+    he_family v6, v4;
+    attempt at[2 * HE_MAX];
+    int started, in_flight;
+    int last_family;         /* of the last attempt started (0: none yet) */
+    int64_t next_attempt_ns; /* no attempt starts before, unless none is in flight */
+    int winner;              /* the first connected socket, or -1 */
+    int last_err;            /* of the last attempt that failed */
+    cora_event changed;
+    struct sockaddr_storage listed[2 * HE_MAX]; /* the hosts file's answer */
+};
 
 static socklen_t addr_len(const struct sockaddr_storage *ss)
 {
     return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 }
 
-static void *try_one(void *arg)
+static void *he_lookup(void *arg)
+{
+    he_family *f = arg;
+    int n = cora_resolve(f->he->host, f->he->port, f->family, f->addrs, HE_MAX);
+    f->n = 0;
+    for (int i = 0; i < n; i++) /* keep only the family asked for */
+        if (f->addrs[i].ss_family == f->family) f->addrs[f->n++] = f->addrs[i];
+    f->err = n < 0 ? n : 0;
+    f->done = true;
+    f->when = cora_now_ns();
+    cora_event_set(&f->he->changed);
+    return NULL; /* never a failure: that would make the group cancel the others */
+}
+
+static void *he_attempt(void *arg)
 {
     attempt *a = arg;
     eyeballs *he = a->he;
-    int fd = connect_addr((struct sockaddr *)&he->addrs[a->index], addr_len(&he->addrs[a->index]),
-                          SOCK_STREAM);
-    if (fd >= 0 && he->winner < 0)
+    int fd = connect_addr((struct sockaddr *)&a->addr, addr_len(&a->addr), SOCK_STREAM);
+    if (fd >= 0 && he->winner < 0) {
         he->winner = fd;
-    else if (fd >= 0)
+    } else if (fd >= 0) {
         close(fd); /* another attempt won first */
-    else
+    } else {
         he->last_err = fd;
-    he->finished++;
+    }
+    he->in_flight--;
     cora_event_set(&he->changed);
     return NULL;
 }
 
-/* Orders the addresses as RFC 8305 section 4 asks: families alternate, starting with
- * the family of the resolver's first choice, each family in the resolver's order. */
-static void interleave(eyeballs *he)
+/* The family whose next address is tried next: the other one than last time when
+ * both have some left, IPv6 first. NULL when no address is waiting. */
+static he_family *he_next(eyeballs *he)
 {
-    struct sockaddr_storage a[HE_MAX], b[HE_MAX];
-    int na = 0, nb = 0, first = he->addrs[0].ss_family;
-    for (int i = 0; i < he->n; i++) {
-        if (he->addrs[i].ss_family == first)
-            a[na++] = he->addrs[i];
-        else
-            b[nb++] = he->addrs[i];
-    }
-    int k = 0;
-    for (int i = 0; i < na || i < nb; i++) {
-        if (i < na) he->addrs[k++] = a[i];
-        if (i < nb) he->addrs[k++] = b[i];
+    bool six = he->v6.tried < he->v6.n, four = he->v4.tried < he->v4.n;
+    if (six && four) return he->last_family == AF_INET6 ? &he->v4 : &he->v6;
+    return six ? &he->v6 : four ? &he->v4 : NULL;
+}
+
+/* Waits for a helper to end, or until `wake` (monotonic ns; CORA_NO_DEADLINE for no
+ * timer). Returns 0, or the caller's cancellation or deadline. */
+static int he_wait(eyeballs *he, int64_t wake)
+{
+    if (wake == CORA_NO_DEADLINE) return cora_event_wait(&he->changed);
+    cora_scope s;
+    int r = cora_scope_enter(&s, wake, CORA_SCOPE_MOVE_ON);
+    if (r < 0) return r;
+    r = cora_event_wait(&he->changed);
+    cora_scope_exit(&s);
+    if (r == -ETIMEDOUT && cora_scope_cause(&s) == -ETIMEDOUT) r = 0; /* our own timer */
+    return r;
+}
+
+/* The error for a name none of whose lookups gave an address: a failure to get an
+ * answer says more than "no such name" from the other family. */
+static int he_lookup_error(const eyeballs *he)
+{
+    if (he->v4.err && he->v4.err != -ENOENT) return he->v4.err;
+    if (he->v6.err && he->v6.err != -ENOENT) return he->v6.err;
+    return -ENOENT;
+}
+
+/* Runs the race until a winner, the end of every address, or the caller's
+ * cancellation or deadline (returned). */
+static int he_race(eyeballs *he, cora_group *g, int64_t resolution_delay, int64_t attempt_delay)
+{
+    for (;;) {
+        cora_event_clear(&he->changed); /* before looking: a helper that ends later sets it */
+        if (he->winner >= 0) return 0;
+        int64_t now = cora_now_ns(), wake = CORA_NO_DEADLINE;
+        he_family *f = he_next(he);
+        if (f == &he->v4 && he->started == 0 && !he->v6.done &&
+            now < he->v4.when + resolution_delay) { /* A came first: give AAAA a moment */
+            wake = he->v4.when + resolution_delay;
+            f = NULL;
+        }
+        if (f && he->in_flight > 0 && now < he->next_attempt_ns) { /* the last is young */
+            wake = he->next_attempt_ns;
+            f = NULL;
+        }
+        if (f) {
+            attempt *a = &he->at[he->started];
+            *a = (attempt){he, f->addrs[f->tried++]};
+            int r = cora_group_spawn(g, he_attempt, a, NULL);
+            if (r < 0) return r;
+            he->started++;
+            he->in_flight++;
+            he->last_family = f->family;
+            he->next_attempt_ns = now + attempt_delay;
+            continue;
+        }
+        if (he->in_flight == 0 && he->v6.done && he->v4.done && !he_next(he))
+            return he->started ? he->last_err : he_lookup_error(he); /* all failed */
+        int r = he_wait(he, wake);
+        if (r < 0) return r;
     }
 }
 
-int cora_tcp_connect(const char *host, int port)
+int cora__tcp_connect_he(const char *host, int port, int64_t resolution_delay_ns,
+                         int64_t attempt_delay_ns)
 {
     if (!cora__current()) return -EPERM;
     struct sockaddr_storage ss;
     int len = cora_addr(host, port, &ss);
     if (len > 0) return connect_addr((struct sockaddr *)&ss, (socklen_t)len, SOCK_STREAM);
-    if (!host || port < 0 || port > 65535) return -EINVAL;
+    if (!host || !*host || port < 0 || port > 65535) return -EINVAL;
+    int r = cora__checkpoint();
+    if (r) return r;
     eyeballs *he = cora__calloc(1, sizeof *he); /* large: keep it off the task's stack */
     if (!he) return -ENOMEM;
-    he->n = cora_resolve(host, port, AF_UNSPEC, he->addrs, HE_MAX);
-    if (he->n < 0) {
-        int r = he->n;
-        free(he);
-        return r;
-    }
-    interleave(he);
+    he->host = host;
+    he->port = port;
+    he->v6 = (he_family){.he = he, .family = AF_INET6};
+    he->v4 = (he_family){.he = he, .family = AF_INET};
     he->winner = -1;
     he->last_err = -ENOENT;
     cora_event_init(&he->changed);
-    /* Start an attempt; start the next one when it fails, or when HE_STAGGER passes
-     * without an answer; the first to connect wins and the others are cancelled. */
-    attempt at[HE_MAX];
     cora_group g;
     cora_group_init(&g);
-    int started = 0, r = 0;
-    while (he->winner < 0 && (started < he->n || he->finished < started)) {
-        if (started < he->n && he->finished == started) { /* nothing in flight */
-            at[started] = (attempt){he, started};
-            if ((r = cora_group_spawn(&g, try_one, &at[started], NULL)) < 0) break;
-            started++;
-        }
-        cora_event_clear(&he->changed);
-        int w = cora_event_wait_timeout(&he->changed, HE_STAGGER);
-        if (w == -ETIMEDOUT && started < he->n) { /* slow: race the next address */
-            at[started] = (attempt){he, started};
-            if ((r = cora_group_spawn(&g, try_one, &at[started], NULL)) < 0) break;
-            started++;
-        } else if (w < 0 && w != -ETIMEDOUT) {
-            r = w; /* cancelled, or an outer deadline */
-            break;
-        }
+    /* The hosts file first: it answers both families at once. */
+    int nlisted = r = cora__resolve_hosts(host, port, he->listed, 2 * HE_MAX);
+    for (int i = 0; i < nlisted; i++) {
+        he_family *f = he->listed[i].ss_family == AF_INET6 ? &he->v6 : &he->v4;
+        if (f->n < HE_MAX) f->addrs[f->n++] = he->listed[i];
     }
-    cora_group_cancel(&g); /* the losers */
+    if (nlisted > 0) {
+        he->v6.done = he->v4.done = true;
+        r = 0;
+    } else if (r == 0) { /* not listed: both queries at once, AAAA first */
+        r = cora_group_spawn(&g, he_lookup, &he->v6, NULL);
+        if (r == 0) r = cora_group_spawn(&g, he_lookup, &he->v4, NULL);
+    }
+    if (r == 0) r = he_race(he, &g, resolution_delay_ns, attempt_delay_ns);
+    cora_group_cancel(&g); /* pending lookups, the losers */
     cora_group_wait(&g);
     cora_group_destroy(&g);
     int fd = he->winner;
-    if (fd < 0 && r == 0) r = he->last_err;
-    if (fd >= 0 && r < 0) { /* connected just as we were cancelled: the result wins */
-        r = 0;
-    }
     free(he);
-    return r < 0 ? r : fd;
+    /* A connection made just as the caller was cancelled is returned, not dropped: the
+     * result wins, as for any operation that completed (the cancellation comes at the
+     * caller's next suspension point). */
+    if (fd >= 0) return fd;
+    return r < 0 ? r : -EIO;
+}
+
+int cora_tcp_connect(const char *host, int port)
+{
+    return cora__tcp_connect_he(host, port, HE_RESOLUTION_DELAY_NS, HE_ATTEMPT_DELAY_NS);
 }
 
 static int set_int(int fd, int level, int opt, int v)
