@@ -259,6 +259,22 @@ int cora__tls_alpn(void *p, char *buf, size_t len)
     return (int)n;
 }
 
+/* Fault injection (core/internal.h): OpenSSL reads and writes the socket itself, so
+ * those system calls never reach the backend. A BIO callback runs before each one
+ * and, when the knob says so, fails it the way the socket would: -1, errno set, no
+ * retry flag, so SSL_get_error says SSL_ERROR_SYSCALL and map_error takes over.
+ * Installed only on connections made while the knob is armed. */
+static long fault_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                     size_t *processed)
+{
+    (void)argp, (void)len, (void)argi, (void)argl, (void)processed;
+    int kind = oper == BIO_CB_READ ? CORA__OP_RECV : oper == BIO_CB_WRITE ? CORA__OP_SEND : -1;
+    if (kind < 0 || !cora__io_should_fail(kind)) return ret;
+    BIO_clear_retry_flags(b); /* or a would-block left by the last call hides it */
+    errno = -cora__io_fault_fire((int)BIO_get_fd(b, NULL));
+    return -1;
+}
+
 static int handshake(SSL *ssl, bool server)
 {
     for (;;) {
@@ -295,6 +311,7 @@ static int start(cora_stream **out, int fd, const char *name, cora_tls *t, bool 
         close(fd);
         return -ENOMEM;
     }
+    if (cora__fail_io_at > 0) BIO_set_callback_ex(SSL_get_rbio(ssl), fault_cb);
     if (!server && name && !t->insecure) {
         X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
