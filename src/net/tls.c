@@ -186,6 +186,23 @@ static int map_error(SSL *ssl, int e, bool handshake)
     return -EPROTO;
 }
 
+/* After SSL_ERROR_SYSCALL or SSL_ERROR_SSL no further I/O may be done on the
+ * connection (SSL_get_error(3)). Doing it anyway fails again, differently: a write
+ * after a failed one gives SSL_ERROR_SYSCALL with errno 0, which map_error must read
+ * as the peer gone mid-stream, so the caller saw -ECONNRESET where the socket had
+ * said -EPIPE or -EIO. The first fatal error is therefore kept on the connection
+ * (as its app data) and every later read, write or shutdown returns it. */
+static int fatal(SSL *ssl, int err)
+{
+    SSL_set_app_data(ssl, (void *)(intptr_t)err);
+    return err;
+}
+
+static int dead(SSL *ssl)
+{
+    return (int)(intptr_t)SSL_get_app_data(ssl);
+}
+
 /* Waits for what OpenSSL asked for. */
 static int wait_want(SSL *ssl, int e)
 {
@@ -195,6 +212,7 @@ static int wait_want(SSL *ssl, int e)
 ssize_t cora__tls_read(void *p, void *buf, size_t len)
 {
     SSL *ssl = p;
+    if (dead(ssl)) return dead(ssl);
     for (;;) {
         size_t n = 0;
         ERR_clear_error();
@@ -206,13 +224,14 @@ ssize_t cora__tls_read(void *p, void *buf, size_t len)
             if (r < 0) return r;
             continue;
         }
-        return map_error(ssl, e, false);
+        return fatal(ssl, map_error(ssl, e, false));
     }
 }
 
 ssize_t cora__tls_write(void *p, const void *buf, size_t len)
 {
     SSL *ssl = p;
+    if (dead(ssl)) return dead(ssl);
     for (;;) {
         size_t n = 0;
         ERR_clear_error();
@@ -223,13 +242,14 @@ ssize_t cora__tls_write(void *p, const void *buf, size_t len)
             if (r < 0) return r;
             continue;
         }
-        return map_error(ssl, e, false);
+        return fatal(ssl, map_error(ssl, e, false));
     }
 }
 
 int cora__tls_shutdown(void *p)
 {
     SSL *ssl = p;
+    if (dead(ssl)) return dead(ssl);
     ERR_clear_error();
     /* Send our close_notify; do not wait for the peer's (the socket half-closes next). */
     int r = SSL_shutdown(ssl);
@@ -240,7 +260,7 @@ int cora__tls_shutdown(void *p)
         if (w < 0) return w;
         return SSL_shutdown(ssl) >= 0 ? 0 : -EPROTO;
     }
-    return map_error(ssl, e, false);
+    return fatal(ssl, map_error(ssl, e, false));
 }
 
 void cora__tls_free(void *p)
