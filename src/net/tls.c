@@ -170,7 +170,11 @@ void cora_tls_free(cora_tls *t)
 /* What an OpenSSL failure means, as an errno, with the reason kept for people. */
 static int map_error(SSL *ssl, int e, bool handshake)
 {
-    if (e == SSL_ERROR_SYSCALL) {
+    /* ZERO_RETURN here is a write (or our close_notify) that failed in the socket
+     * after the peer's close_notify came: SSL_get_error reports the received shutdown
+     * before it falls back to SSL_ERROR_SYSCALL, but the cause is the system call's,
+     * in errno. (Reads return 0 for it before they get here.) */
+    if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
         int err = errno;
         set_errstr(err ? strerror(err) : "the peer closed the connection mid-stream");
         return err ? -err : -ECONNRESET;
