@@ -254,17 +254,20 @@ int cora__tls_shutdown(void *p)
 {
     SSL *ssl = p;
     if (dead(ssl)) return dead(ssl);
-    ERR_clear_error();
-    /* Send our close_notify; do not wait for the peer's (the socket half-closes next). */
-    int r = SSL_shutdown(ssl);
-    if (r >= 0) return 0;
-    int e = SSL_get_error(ssl, r);
-    if (e == SSL_ERROR_WANT_WRITE) {
-        int w = wait_want(ssl, e);
-        if (w < 0) return w;
-        return SSL_shutdown(ssl) >= 0 ? 0 : -EPROTO;
+    /* Send our close_notify; do not wait for the peer's (the socket half-closes next).
+     * A full socket makes it wait and retry, as reads and writes do. */
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_shutdown(ssl);
+        if (r >= 0) return 0;
+        int e = SSL_get_error(ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            int w = wait_want(ssl, e);
+            if (w < 0) return w;
+            continue;
+        }
+        return fatal(ssl, map_error(ssl, e, false));
     }
-    return fatal(ssl, map_error(ssl, e, false));
 }
 
 void cora__tls_free(void *p)
