@@ -5,6 +5,7 @@
 
 #include "cora/core.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sys/types.h>
 #include <stdatomic.h>
@@ -59,6 +60,50 @@ static inline bool cora__alloc_should_fail(void)
 void *cora__malloc(size_t n);
 void *cora__calloc(size_t n, size_t size);
 void *cora__realloc(void *p, size_t n);
+
+/* ---- I/O failures, with fault injection -----------------------------------------
+ *
+ * The same for system calls: cora__fail_io_at = N makes the Nth I/O operation from
+ * now on this thread fail with cora__fail_io_err (a negative errno; 0 means -EIO).
+ * Only tests set these. An I/O operation is
+ *   - every operation a task submits to the backend (src/io/io.c, the one path both
+ *     io_uring and epoll go through): recv, send, connect, accept, poll (cora_wait_fd,
+ *     cora_poll, each fd of cora__poll_many), read, write, sendmsg, recvmsg and the
+ *     native file operations. The operation is not given to the backend; it completes
+ *     at once with the error, as epoll completes an operation whose system call
+ *     failed, so the caller's real error path runs;
+ *   - every read and write OpenSSL makes on a TLS connection's socket (src/net/tls.c),
+ *     counted as CORA__OP_RECV and CORA__OP_SEND: the call fails with errno set, as
+ *     the socket's own failure would. Only connections made while the knob is armed
+ *     are watched, so the cost when off is one branch per connection, not per call.
+ * -ECONNRESET and -EPIPE on a connected stream socket also end the connection for
+ * real (connect(AF_UNSPEC) resets it, the peer sees the reset; shutdown(SHUT_RDWR)
+ * then makes later reads here see the end and writes -EPIPE, as after a reset
+ * received), because that is what they mean: a socket that failed with them and then
+ * worked again would be a failure no kernel makes, and code may rightly rely on that
+ * (OpenSSL ignores a reset while sending TLS 1.3 session tickets, since the
+ * connection is gone anyway; with the socket still alive the peer would then get
+ * records out of sequence). Other errors fail the one operation only.
+ * cora__fail_io_kinds, when not 0, counts only the kinds whose bit is set
+ * (1u << CORA__OP_SEND, ...; the enum is in src/io/backend.h), so that -EPIPE, say,
+ * is injected only where the kernel could return it.
+ * -EAGAIN makes no sense here: neither backend ever completes an operation with it
+ * (epoll waits for readiness, io_uring polls inside the kernel), so callers rightly
+ * treat it as a real error. Thread-local like the allocation knob (loops and pool
+ * workers on other threads count their own). When off, the cost is one thread-local
+ * load and branch per operation. */
+extern __thread long cora__fail_io_at;
+extern __thread int cora__fail_io_err;
+extern __thread unsigned cora__fail_io_kinds;
+static inline bool cora__io_should_fail(int kind)
+{
+    if (cora__fail_io_at <= 0) return false;
+    if (cora__fail_io_kinds && !(cora__fail_io_kinds & (1u << kind))) return false;
+    return --cora__fail_io_at == 0;
+}
+/* The injected error for an operation on fd (see io.c: it also ends the connection
+ * when the error says it has ended). */
+int cora__io_fault_fire(int fd);
 
 /* ---- Intrusive doubly linked list (circular, with a head node) ------------------ */
 

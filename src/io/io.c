@@ -126,6 +126,47 @@ static void io_cancel(cora_task *t)
     t->loop->backend->cancel(t->loop, t->wait_obj);
 }
 
+/* The I/O fault knob (see core/internal.h). */
+__thread long cora__fail_io_at;
+__thread int cora__fail_io_err;
+__thread unsigned cora__fail_io_kinds;
+
+int cora__io_fault_fire(int fd)
+{
+    int err = cora__fail_io_err ? cora__fail_io_err : -EIO;
+    if (err != -ECONNRESET && err != -EPIPE) return err;
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM) return err;
+    len = sizeof listening;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) < 0 || listening) return err;
+    /* Reset it (the peer gets an RST), shut both ways so reads here see the end and
+     * writes -EPIPE, and take the -ECONNRESET the reset left pending: this operation
+     * is the one that reports the failure, as when an RST comes in. */
+    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    (void)connect(fd, &unspec, sizeof unspec);
+    (void)shutdown(fd, SHUT_RDWR);
+    int pending;
+    len = sizeof pending;
+    (void)getsockopt(fd, SOL_SOCKET, SO_ERROR, &pending, &len);
+    return err;
+}
+
+/* Hands `op` to the backend; every operation a task makes passes through here.
+ * Returns as backend->submit does. An injected failure completes the op at once,
+ * never reaching the backend, which is also how epoll reports a system call that
+ * failed; the caller cannot tell it from a real one. */
+static int submit(cora_loop *loop, cora__op *op)
+{
+    loop->stat_ops++;
+    loop->stat_ops_kind[op->kind & 15]++;
+    if (cora__io_should_fail(op->kind)) {
+        op->res = cora__io_fault_fire(op->fd);
+        return 1;
+    }
+    return loop->backend->submit(loop, op);
+}
+
 int64_t cora__io_run(cora__op *op)
 {
     int c = cora__checkpoint();
@@ -135,9 +176,7 @@ int64_t cora__io_run(cora__op *op)
     op->state = CORA__OP_INFLIGHT;
     op->res = 0;
     cora__list_init(&op->link);
-    int r = loop->backend->submit(loop, op);
-    loop->stat_ops++;
-    loop->stat_ops_kind[op->kind & 15]++;
+    int r = submit(loop, op);
     if (r < 0) {
         op->state = CORA__OP_IDLE;
         return r;
@@ -207,9 +246,7 @@ int cora__poll_many(int n, const int *fds, const unsigned *events, unsigned *rev
         ops[i] = (cora__op){.kind = CORA__OP_POLL, .fd = fds[i], .events = events[i],
                             .task = loop->current, .state = CORA__OP_INFLIGHT};
         cora__list_init(&ops[i].link);
-        int r = loop->backend->submit(loop, &ops[i]);
-        loop->stat_ops++;
-        loop->stat_ops_kind[CORA__OP_POLL]++;
+        int r = submit(loop, &ops[i]);
         if (r == 0) {
             loop->inflight++;
             cora__census_now.ops++;

@@ -170,7 +170,11 @@ void cora_tls_free(cora_tls *t)
 /* What an OpenSSL failure means, as an errno, with the reason kept for people. */
 static int map_error(SSL *ssl, int e, bool handshake)
 {
-    if (e == SSL_ERROR_SYSCALL) {
+    /* ZERO_RETURN here is a write (or our close_notify) that failed in the socket
+     * after the peer's close_notify came: SSL_get_error reports the received shutdown
+     * before it falls back to SSL_ERROR_SYSCALL, but the cause is the system call's,
+     * in errno. (Reads return 0 for it before they get here.) */
+    if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
         int err = errno;
         set_errstr(err ? strerror(err) : "the peer closed the connection mid-stream");
         return err ? -err : -ECONNRESET;
@@ -186,6 +190,23 @@ static int map_error(SSL *ssl, int e, bool handshake)
     return -EPROTO;
 }
 
+/* After SSL_ERROR_SYSCALL or SSL_ERROR_SSL no further I/O may be done on the
+ * connection (SSL_get_error(3)). Doing it anyway fails again, differently: a write
+ * after a failed one gives SSL_ERROR_SYSCALL with errno 0, which map_error must read
+ * as the peer gone mid-stream, so the caller saw -ECONNRESET where the socket had
+ * said -EPIPE or -EIO. The first fatal error is therefore kept on the connection
+ * (as its app data) and every later read, write or shutdown returns it. */
+static int fatal(SSL *ssl, int err)
+{
+    SSL_set_app_data(ssl, (void *)(intptr_t)err);
+    return err;
+}
+
+static int dead(SSL *ssl)
+{
+    return (int)(intptr_t)SSL_get_app_data(ssl);
+}
+
 /* Waits for what OpenSSL asked for. */
 static int wait_want(SSL *ssl, int e)
 {
@@ -195,6 +216,7 @@ static int wait_want(SSL *ssl, int e)
 ssize_t cora__tls_read(void *p, void *buf, size_t len)
 {
     SSL *ssl = p;
+    if (dead(ssl)) return dead(ssl);
     for (;;) {
         size_t n = 0;
         ERR_clear_error();
@@ -206,13 +228,14 @@ ssize_t cora__tls_read(void *p, void *buf, size_t len)
             if (r < 0) return r;
             continue;
         }
-        return map_error(ssl, e, false);
+        return fatal(ssl, map_error(ssl, e, false));
     }
 }
 
 ssize_t cora__tls_write(void *p, const void *buf, size_t len)
 {
     SSL *ssl = p;
+    if (dead(ssl)) return dead(ssl);
     for (;;) {
         size_t n = 0;
         ERR_clear_error();
@@ -223,24 +246,28 @@ ssize_t cora__tls_write(void *p, const void *buf, size_t len)
             if (r < 0) return r;
             continue;
         }
-        return map_error(ssl, e, false);
+        return fatal(ssl, map_error(ssl, e, false));
     }
 }
 
 int cora__tls_shutdown(void *p)
 {
     SSL *ssl = p;
-    ERR_clear_error();
-    /* Send our close_notify; do not wait for the peer's (the socket half-closes next). */
-    int r = SSL_shutdown(ssl);
-    if (r >= 0) return 0;
-    int e = SSL_get_error(ssl, r);
-    if (e == SSL_ERROR_WANT_WRITE) {
-        int w = wait_want(ssl, e);
-        if (w < 0) return w;
-        return SSL_shutdown(ssl) >= 0 ? 0 : -EPROTO;
+    if (dead(ssl)) return dead(ssl);
+    /* Send our close_notify; do not wait for the peer's (the socket half-closes next).
+     * A full socket makes it wait and retry, as reads and writes do. */
+    for (;;) {
+        ERR_clear_error();
+        int r = SSL_shutdown(ssl);
+        if (r >= 0) return 0;
+        int e = SSL_get_error(ssl, r);
+        if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+            int w = wait_want(ssl, e);
+            if (w < 0) return w;
+            continue;
+        }
+        return fatal(ssl, map_error(ssl, e, false));
     }
-    return map_error(ssl, e, false);
 }
 
 void cora__tls_free(void *p)
@@ -257,6 +284,22 @@ int cora__tls_alpn(void *p, char *buf, size_t len)
     memcpy(buf, proto, n);
     buf[n] = 0;
     return (int)n;
+}
+
+/* Fault injection (core/internal.h): OpenSSL reads and writes the socket itself, so
+ * those system calls never reach the backend. A BIO callback runs before each one
+ * and, when the knob says so, fails it the way the socket would: -1, errno set, no
+ * retry flag, so SSL_get_error says SSL_ERROR_SYSCALL and map_error takes over.
+ * Installed only on connections made while the knob is armed. */
+static long fault_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
+                     size_t *processed)
+{
+    (void)argp, (void)len, (void)argi, (void)argl, (void)processed;
+    int kind = oper == BIO_CB_READ ? CORA__OP_RECV : oper == BIO_CB_WRITE ? CORA__OP_SEND : -1;
+    if (kind < 0 || !cora__io_should_fail(kind)) return ret;
+    BIO_clear_retry_flags(b); /* or a would-block left by the last call hides it */
+    errno = -cora__io_fault_fire((int)BIO_get_fd(b, NULL));
+    return -1;
 }
 
 static int handshake(SSL *ssl, bool server)
@@ -295,6 +338,7 @@ static int start(cora_stream **out, int fd, const char *name, cora_tls *t, bool 
         close(fd);
         return -ENOMEM;
     }
+    if (cora__fail_io_at > 0) BIO_set_callback_ex(SSL_get_rbio(ssl), fault_cb);
     if (!server && name && !t->insecure) {
         X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
