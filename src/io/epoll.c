@@ -215,6 +215,22 @@ static int try_op(cora__op *op)
     return 1;
 }
 
+/* Adds or modifies the fd's registration, whichever the kernel's state calls for: a
+ * watch that thinks it is registered may belong to an fd closed and reused (ENOENT),
+ * and one that thinks not may still be registered through a dup (EEXIST). */
+static int set_registration(epoll_data_s *e, int fd, const fd_watch *w, struct epoll_event *ev)
+{
+    int r;
+    if (!w->registered) {
+        r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, ev);
+        if (r < 0 && errno == EEXIST) r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, ev);
+    } else {
+        r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, ev);
+        if (r < 0 && errno == ENOENT) r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, ev);
+    }
+    return r < 0 ? -errno : 0;
+}
+
 /* Arms the fd's registration for what its waiting ops want.
  *
  * Registrations are EPOLLONESHOT: an event disarms the fd in the kernel, so nothing
@@ -231,15 +247,8 @@ static int update_interest(epoll_data_s *e, int fd, fd_watch *w)
         mask |= interest(CORA__CONTAINER_OF(l, cora__op, link));
     if (mask == 0 || (mask & ~w->mask) == 0) return 0; /* nothing new to wait for */
     struct epoll_event ev = {.events = mask | EPOLLONESHOT, .data.fd = fd};
-    int r;
-    if (!w->registered) {
-        r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
-        if (r < 0 && errno == EEXIST) r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
-    } else {
-        r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
-        if (r < 0 && errno == ENOENT) r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
-    }
-    if (r < 0) return -errno;
+    int r = set_registration(e, fd, w, &ev);
+    if (r < 0) return r;
     w->registered = true;
     w->mask = mask;
     return 0;
@@ -268,15 +277,8 @@ static bool is_input(const cora__op *op)
 static int et_register(epoll_data_s *e, int fd, fd_watch *w)
 {
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.fd = fd};
-    int r;
-    if (!w->registered) {
-        r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
-        if (r < 0 && errno == EEXIST) r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
-    } else {
-        r = epoll_ctl(e->epfd, EPOLL_CTL_MOD, fd, &ev);
-        if (r < 0 && errno == ENOENT) r = epoll_ctl(e->epfd, EPOLL_CTL_ADD, fd, &ev);
-    }
-    if (r < 0) return -errno;
+    int r = set_registration(e, fd, w, &ev);
+    if (r < 0) return r;
     /* Adding reports the present state as an edge, so nothing is assumed here. */
     w->registered = w->et = true;
     w->mask = 0;
