@@ -289,20 +289,31 @@ int cora__http_parse_url(const char *url, size_t len, int is_connect, http_url *
 /* The methods cora answers. An unknown token is refused with 501 (RFC 9110 9.1)
  * rather than handed on; the list is libhttp-parser 2.9.4's, so that cora never
  * accepts a request line its reference refuses. */
-static const char *const known_methods[] = {
-    "GET",         "HEAD",       "POST",       "PUT",   "DELETE",   "CONNECT", "OPTIONS",
-    "TRACE",       "PATCH",      "COPY",       "LOCK",  "MKCOL",    "MOVE",    "PROPFIND",
-    "PROPPATCH",   "SEARCH",     "UNLOCK",     "BIND",  "REBIND",   "UNBIND",  "ACL",
-    "REPORT",      "MKACTIVITY", "CHECKOUT",   "MERGE", "M-SEARCH", "NOTIFY",  "SUBSCRIBE",
-    "UNSUBSCRIBE", "PURGE",      "MKCALENDAR", "LINK",  "UNLINK",   "SOURCE",
+#define METHOD(m) {m, sizeof m - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} known_methods[] = {
+    METHOD("GET"),      METHOD("HEAD"),        METHOD("POST"),       METHOD("PUT"),
+    METHOD("DELETE"),   METHOD("CONNECT"),     METHOD("OPTIONS"),    METHOD("TRACE"),
+    METHOD("PATCH"),    METHOD("COPY"),        METHOD("LOCK"),       METHOD("MKCOL"),
+    METHOD("MOVE"),     METHOD("PROPFIND"),    METHOD("PROPPATCH"),  METHOD("SEARCH"),
+    METHOD("UNLOCK"),   METHOD("BIND"),        METHOD("REBIND"),     METHOD("UNBIND"),
+    METHOD("ACL"),      METHOD("REPORT"),      METHOD("MKACTIVITY"), METHOD("CHECKOUT"),
+    METHOD("MERGE"),    METHOD("M-SEARCH"),    METHOD("NOTIFY"),     METHOD("SUBSCRIBE"),
+    METHOD("UNSUBSCRIBE"), METHOD("PURGE"),    METHOD("MKCALENDAR"), METHOD("LINK"),
+    METHOD("UNLINK"),   METHOD("SOURCE"),
 };
+#undef METHOD
 
 /* Whether m[0..n) is a known method (exact) or the start of one (!exact). */
 static int known_method(const char *m, size_t n, int exact)
 {
     for (size_t i = 0; i < sizeof(known_methods) / sizeof(known_methods[0]); i++) {
-        size_t k = strlen(known_methods[i]);
-        if ((exact ? k == n : k >= n) && memcmp(known_methods[i], m, n) == 0) return 1;
+        size_t k = known_methods[i].len;
+        if ((exact ? k == n : k >= n) && (n == 0 || known_methods[i].name[0] == m[0]) &&
+            memcmp(known_methods[i].name, m, n) == 0)
+            return 1;
     }
     return 0;
 }
@@ -340,8 +351,12 @@ static int check_target(const http_head *h, const char **why)
     return 0;
 }
 
-/* method SP request-target SP HTTP-version, its bytes already checked by the scan. */
-static int parse_request_line(const char *line, size_t n, http_head *h, const char **why)
+/* method SP request-target SP HTTP-version, its bytes already checked by the scan.
+ * `check` asks for the checks of the line as a whole (the method, the target's
+ * structure); the scan makes them when the line ends, so the second pass, which only
+ * fills h in, skips them. */
+static int parse_request_line(const char *line, size_t n, http_head *h, int check,
+                              const char **why)
 {
     const char *sp1 = memchr(line, ' ', n);
     const char *tgt = sp1 + 1;
@@ -353,6 +368,7 @@ static int parse_request_line(const char *line, size_t n, http_head *h, const ch
     int v = version_of(sp2 + 1, why);
     if (v < 0) return v;
     h->version = v;
+    if (!check) return 0;
     if (!known_method(h->method, h->method_len, 1))
         return fail(why, HTTP_E_NOT_IMPL, "unknown method");
     return check_target(h, why);
@@ -371,9 +387,10 @@ static int parse_status_line(const char *line, size_t n, http_head *h, const cha
     return 0;
 }
 
-static int parse_start_line(int kind, const char *line, size_t n, http_head *h, const char **why)
+static int parse_start_line(int kind, const char *line, size_t n, http_head *h, int check,
+                            const char **why)
 {
-    if (kind == HTTP_REQUEST) return parse_request_line(line, n, h, why);
+    if (kind == HTTP_REQUEST) return parse_request_line(line, n, h, check, why);
     return parse_status_line(line, n, h, why);
 }
 
@@ -810,7 +827,7 @@ static int step_field_line(http_head_parser *p, const char *buf, size_t i, const
     if (s < 0) return s;
     if (p->state == S_LINE_LF) {
         http_head tmp;
-        int r = parse_start_line(p->kind, buf + p->line, i - 1 - p->line, &tmp, why);
+        int r = parse_start_line(p->kind, buf + p->line, i - 1 - p->line, &tmp, 1, why);
         if (r < 0) return r;
     } else if (p->state == S_VALUE_LF) {
         int r = check_field_line(p, buf + p->line, i - 1 - p->line, why);
@@ -862,6 +879,9 @@ static size_t skip_run(const http_head_parser *p, const char *buf, size_t i, siz
     unsigned cls;
     unsigned char stop = 0; /* a byte of the class that still needs step() */
     switch (p->state) {
+    case S_METHOD:
+        cls = C_TCHAR;
+        break;
     case S_T_PATH:
         cls = C_VISIBLE;
         break;
@@ -894,7 +914,20 @@ static ssize_t scan_head(http_head_parser *p, const char *buf, size_t end, const
 {
     size_t i = p->scanned;
     while (i < end) {
+        size_t run = i;
         i = skip_run(p, buf, i, end, l);
+        /* step() judges the method as it grows; after a run of it, judging the run
+         * once is the same, since every prefix of a known method is a prefix too. */
+        if (p->state == S_METHOD && i > run && !known_method(buf + p->line, i - p->line, 0)) {
+            p->state = fail(why, HTTP_E_NOT_IMPL, "unknown method");
+            return p->state;
+        }
+        /* The usual versions whole: what eight steps would conclude. */
+        if (p->state == S_RQ_VER && end - i >= 8 && i + 8 - p->line <= l->max_line &&
+            (!memcmp(buf + i, "HTTP/1.1", 8) || !memcmp(buf + i, "HTTP/1.0", 8))) {
+            p->state = S_RQ_CR;
+            i += 8;
+        }
         if (i == end) break;
         if (in_start_line(p->state) && buf[i] != '\r' && i - p->line >= l->max_line) {
             int code = p->kind == HTTP_REQUEST ? HTTP_E_URI_TOO_LONG : HTTP_E_BAD;
@@ -949,7 +982,7 @@ static ssize_t finish_head(const http_head_parser *p, const char *buf, size_t en
     h->nheaders = 0;
     h->flags = 0;
     h->content_length = 0;
-    int r = parse_start_line(p->kind, buf + start, eol - start, h, why);
+    int r = parse_start_line(p->kind, buf + start, eol - start, h, 0, why);
     if (r < 0) return r;
     struct framing fr = {0};
     /* Field lines run up to the final CRLF, which sits at end - 2. */

@@ -636,7 +636,11 @@ static int write_head(cora_http_req *req, int status, const char *ctype, int64_t
     size_t rl = strlen(reason), cl = ctype ? strlen(ctype) : 0;
     if (cl > 300) return -EINVAL;
     memcpy(head, req->head.version >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ", 9);
-    n = 9 + (size_t)sprintf(head + 9, "%03d ", status % 1000);
+    head[9] = (char)('0' + status / 100 % 10);
+    head[10] = (char)('0' + status / 10 % 10);
+    head[11] = (char)('0' + status % 10);
+    head[12] = ' ';
+    n = 13;
     memcpy(head + n, reason, rl);
     n += rl;
     n = append(head, n, "\r\nDate: ");
