@@ -622,10 +622,14 @@ NGINX
     fi
 
     if [[ -n "$CORA_TOOL" ]]; then
+        # `cora` is the backend cora picks by itself (io_uring where the kernel has it);
+        # `cora_epoll` the same server on the other backend, as the echo rows show both.
         if ! start_http cora 0 "$CORA_TOOL" serve --host 127.0.0.1 --port 0; then
             say "cora: 'cora serve' failed (see $LOG): no cora server row"
             HTTP_CORA_SERVER_NOTE="cora serve failed"
         fi
+        start_http cora_epoll 0 env CORA_BACKEND=epoll "$CORA_TOOL" serve --host 127.0.0.1 \
+            --port 0 || HTTP_CORA_SERVER_NOTE="cora serve (epoll) failed"
     fi
     start_http go "0" env GOMAXPROCS=1 "$BUILD/go_http_server" 0 || HTTP_FAILED+=" go-server"
     if [[ -n "$NODE" ]]; then
@@ -933,6 +937,10 @@ http_rows() {
         label=${peer#*:} peer=${peer%%:*}
         row "  server CPU per request (us)" http_cora_cpu "$label" "http_${peer}_cpu" us "less CPU"
     done
+    rrow "HTTP server, epoll, GET /hello (k req/s)" http_cora_epoll_rate "nginx, 1 worker" \
+        http_nginx_rate k more 1e3
+    row "  server CPU per request, epoll (us)" http_cora_epoll_cpu "nginx, 1 worker" \
+        http_nginx_cpu us "less CPU"
     line "  server CPU, best round (% of a core)" "$(fig http_cora_util)" "nginx / Go / Node" \
         "$(fig http_nginx_util) / $(fig http_go_util) / $(fig http_node_util)" \
         "below ~95%: wrk, not the server, set the rate"
@@ -1169,6 +1177,12 @@ http_targets() {
     target "HTTP server CPU per request below nginx's (us)" "${R[http_cora_cpu]:-}" "<=" \
         "${R[http_nginx_cpu]:-}" \
         "cora $(fig http_cora_cpu), nginx $(fig http_nginx_cpu) us/req (wrk near its ceiling: see README)"
+    target "HTTP server ahead of nginx, epoll (req/s)" "${R[http_cora_epoll_rate]:-}" ">=" \
+        "${R[http_nginx_rate]:-}" \
+        "cora $(kilo http_cora_epoll_rate), nginx $(kilo http_nginx_rate) k req/s"
+    target "HTTP server CPU per request below nginx's, epoll (us)" "${R[http_cora_epoll_cpu]:-}" \
+        "<=" "${R[http_nginx_cpu]:-}" \
+        "cora $(fig http_cora_epoll_cpu), nginx $(fig http_nginx_cpu) us/req"
     target "HTTP client ahead of Go net/http (req/s)" "${R[cora_http_client_rate]:-}" ">=" \
         "${R[go_http_client_rate]:-}" \
         "cora $(kilo cora_http_client_rate), Go $(kilo go_http_client_rate) k req/s"
