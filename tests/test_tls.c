@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "certs.h"
 
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 static test_certs certs;
@@ -162,6 +163,134 @@ static void bad_certificates_refused(void **state)
     remove_certs();
 }
 
+/* ---- cut short by a deadline, then resumed ---------------------------------------- */
+
+/* A read, a write and a handshake cut short by a deadline: the connection stays
+ * usable, no byte is lost or repeated, and a handshake given up leaves no fd. */
+
+enum { BULK = 4 << 20 };
+
+static unsigned char pattern(size_t i)
+{
+    return (unsigned char)(i * 7 + (i >> 13));
+}
+
+struct cut_server {
+    int lfd;
+    cora_tls *tls;
+    cora_event go;   /* set each time the client wants a line */
+    size_t verified; /* bulk bytes received and found in order */
+};
+
+static void *cut_serve(void *arg)
+{
+    struct cut_server *sv = arg;
+    int fd = cora_accept(sv->lfd, NULL, NULL);
+    if (fd < 0) return cora_fail(fd);
+    cora_stream *s;
+    int r = cora_tls_accept(&s, fd, sv->tls);
+    if (r < 0) return cora_fail(r);
+    /* Ten lines, each only when asked for (the client times out waiting first). */
+    for (int i = 0; i < 10; i++) {
+        cora_event_wait(&sv->go);
+        cora_event_clear(&sv->go);
+        char msg[32];
+        int n = snprintf(msg, sizeof msg, "line %d\n", i);
+        if (cora_stream_write(s, msg, (size_t)n) != n || cora_stream_drain(s) < 0) break;
+    }
+    /* Then the bulk, read slowly so that the client's writes wait for room. */
+    char buf[16384];
+    ssize_t n;
+    while (sv->verified < BULK && (n = cora_stream_read(s, buf, sizeof buf)) > 0) {
+        for (ssize_t i = 0; i < n; i++)
+            if ((unsigned char)buf[i] != pattern(sv->verified + (size_t)i)) {
+                cora_stream_close(s);
+                return cora_fail(-EBADMSG);
+            }
+        sv->verified += (size_t)n;
+        cora_sleep(0.0002);
+    }
+    cora_stream_close(s);
+    return NULL;
+}
+
+static void *main_cut_short(void *arg)
+{
+    struct cut_server sv = {.lfd = cora_tcp_listen("127.0.0.1", 0, NULL), .tls = server_tls(NULL)};
+    cora_event_init(&sv.go);
+    /* Small socket buffers both ways (the accepted socket inherits the listener's),
+     * so the bulk writes below wait for room within a few of them. */
+    int small = 16384;
+    assert_int_equal(setsockopt(sv.lfd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+    int port = cora_socket_port(sv.lfd);
+    cora_task *srv = cora_spawn(cut_serve, &sv);
+    cora_tls *client;
+    assert_int_equal(cora_tls_client(&client, &(cora_tls_opts){.ca_file = certs.ca}), 0);
+    cora_stream *s;
+    int cfd = cora_tcp_connect("127.0.0.1", port);
+    assert_true(cfd >= 0);
+    assert_int_equal(setsockopt(cfd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small), 0);
+    assert_int_equal(cora_tls_connect_fd(&s, cfd, "localhost", client), 0);
+    /* Reads: each times out once with nothing there, then gets its line whole. */
+    for (int i = 0; i < 10; i++) {
+        const char *line;
+        cora_scope sc;
+        cora_fail_after(&sc, 0.02);
+        assert_int_equal(cora_stream_readline(s, &line), -ETIMEDOUT);
+        assert_int_equal(cora_scope_exit(&sc), -ETIMEDOUT);
+        cora_event_set(&sv.go);
+        char want[32];
+        int n = snprintf(want, sizeof want, "line %d\n", i);
+        assert_int_equal(cora_stream_readline(s, &line), n);
+        assert_memory_equal(line, want, (size_t)n);
+    }
+    /* Writes under short deadlines while the server reads slowly: many are cut short
+     * inside OpenSSL's write, and resumed by the next. */
+    static unsigned char chunk[65536];
+    size_t sent = 0;
+    int cut = 0;
+    while (sent < BULK) {
+        size_t k = BULK - sent < sizeof chunk ? BULK - sent : sizeof chunk;
+        for (size_t i = 0; i < k; i++)
+            chunk[i] = pattern(sent + i);
+        cora_scope sc;
+        cora_fail_after(&sc, 0.001);
+        ssize_t w = cora_stream_write(s, chunk, k);
+        int d = w >= 0 ? cora_stream_drain(s) : 0;
+        cora_scope_exit(&sc);
+        if (w == -ETIMEDOUT || d == -ETIMEDOUT) cut++;
+        assert_true(w >= 0 || w == -ETIMEDOUT);
+        assert_true(d == 0 || d == -ETIMEDOUT);
+        if (w > 0) sent += (size_t)w; /* accepted bytes stay queued: never written twice */
+    }
+    assert_int_equal(cora_stream_drain(s), 0);
+    assert_int_equal(cora_await(srv, NULL), 0);
+    assert_int_equal(sv.verified, BULK);
+    assert_true(cut > 0); /* the deadlines did cut writes short */
+    cora_stream_close(s);
+    /* A handshake given up: a peer that accepts and never answers. */
+    int fd = cora_tcp_connect("127.0.0.1", port);
+    assert_true(fd >= 0);
+    cora_scope sc;
+    cora_fail_after(&sc, 0.05);
+    assert_int_equal(cora_tls_connect_fd(&s, fd, "localhost", client), -ETIMEDOUT); /* fd closed */
+    cora_scope_exit(&sc);
+    int peer = cora_accept(sv.lfd, NULL, NULL);
+    assert_true(peer >= 0);
+    close(peer);
+    close(sv.lfd);
+    cora_tls_free(client);
+    cora_tls_free(sv.tls);
+    return NULL;
+}
+
+static void cut_short_and_resumed(void **state)
+{
+    make_certs();
+    run_ok(main_cut_short, NULL);
+    remove_certs();
+}
+
 /* ---- real peers: openssl s_client and s_server ----------------------------------- */
 
 static void *main_s_client(void *arg)
@@ -259,6 +388,7 @@ static void we_talk_to_openssl_s_server(void **state)
 static const struct CMUnitTest tests[] = {
     CORA_TEST(tls_echo_with_alpn),
     CORA_TEST(bad_certificates_refused),
+    CORA_TEST(cut_short_and_resumed),
     CORA_TEST(openssl_s_client_talks_to_us),
     CORA_TEST(we_talk_to_openssl_s_server),
 };

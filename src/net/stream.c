@@ -53,6 +53,7 @@ int cora_stream_new(cora_stream **out, int fd, const cora_stream_opts *opts)
     if (!s || !s->in || !s->out) {
         if (s) free(s->in);
         free(s);
+        cora__io_forget(fd); /* a TLS handshake may have used it */
         close(fd);
         return -ENOMEM;
     }

@@ -1,10 +1,17 @@
 /* src/net/tls.c: TLS with OpenSSL 3.
  *
- * OpenSSL drives the non-blocking socket itself (SSL_set_fd); when it needs the socket
- * to become readable or writable it says so (SSL_ERROR_WANT_READ / _WANT_WRITE) and
- * the task waits for exactly that through cora_wait_fd, a backend operation on both
- * io_uring and epoll. A memory-BIO design would let io_uring do the socket I/O too;
- * this one is simpler and the handshake dominates short connections anyway.
+ * OpenSSL reads and writes the socket through a BIO of ours whose reads and writes
+ * are cora operations (cora__io_run): the bytes go through the loop's backend like a
+ * plain stream's (io_uring carries them; epoll keeps the fd registered), with the
+ * same hints, and the task parks inside OpenSSL's call while it waits. That works
+ * because tasks have stacks of their own; a memory BIO with copies in and out would
+ * be needed otherwise. Read-ahead is on, so a record header and its body come in one
+ * read rather than two.
+ *
+ * A cancellation met while parked must not break the connection: the BIO returns
+ * "retry" (OpenSSL keeps its state, as for a non-blocking socket that would block)
+ * and keeps the cause, which the caller then returns. Any other failure is the
+ * socket's, reported as a system call error and fatal to the connection.
  *
  * Partial writes and a moving write buffer are enabled, so a write cut short by
  * cancellation can be resumed later from the stream's output buffer, as OpenSSL
@@ -17,10 +24,12 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +174,132 @@ void cora_tls_free(cora_tls *t)
     free(t);
 }
 
+/* ---- the BIO: OpenSSL's socket I/O as cora operations --------------------------- */
+
+typedef struct tls_io {
+    int fd;
+    bool drained; /* the last read came back short: CORA__HINT_EMPTY for the next */
+    int cause;    /* a cancellation cause met inside OpenSSL, for the caller to return */
+    int err;      /* the socket's error that failed the last BIO call */
+} tls_io;
+
+/* Runs one read or write for OpenSSL. Returns bytes (>= 0), or -1 with either the
+ * retry flag and io->cause set (cancelled: the connection stays usable) or io->err
+ * and errno set (the socket failed). */
+static int bio_op(BIO *b, int kind, void *buf, size_t len, size_t *done)
+{
+    tls_io *io = BIO_get_data(b);
+    BIO_clear_retry_flags(b);
+    uint8_t hints = CORA__HINT_OWNED;
+    if (kind == CORA__OP_RECV && io->drained) hints |= CORA__HINT_EMPTY;
+    cora__op op = {.kind = (uint8_t)kind, .fd = io->fd, .buf = buf, .len = len, .hints = hints};
+    int64_t n = cora__io_run(&op);
+    if (n >= 0) {
+        if (kind == CORA__OP_RECV) {
+            io->drained = (size_t)n < len;
+            if (n == 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF); /* as the socket BIO does */
+        }
+        *done = (size_t)n;
+        return n > 0 || len == 0 ? 1 : 0;
+    }
+    /* Never started (a pending cancellation) or taken back by the kernel: a cause. */
+    if (op.state != CORA__OP_DONE || op.res == -ECANCELED) {
+        io->cause = (int)n;
+        kind == CORA__OP_RECV ? BIO_set_retry_read(b) : BIO_set_retry_write(b);
+        return -1;
+    }
+    io->err = (int)n;
+    errno = (int)-n;
+    return -1;
+}
+
+static int bio_read(BIO *b, char *buf, size_t len, size_t *done)
+{
+    return bio_op(b, CORA__OP_RECV, buf, len, done);
+}
+
+static int bio_write(BIO *b, const char *buf, size_t len, size_t *done)
+{
+    return bio_op(b, CORA__OP_SEND, (void *)buf, len, done);
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void)num;
+    tls_io *io = BIO_get_data(b);
+    switch (cmd) {
+    case BIO_CTRL_FLUSH: /* nothing is buffered here */
+        return 1;
+    case BIO_CTRL_EOF:
+        return BIO_test_flags(b, BIO_FLAGS_IN_EOF) != 0;
+    case BIO_C_GET_FD:
+        if (ptr) *(int *)ptr = io->fd;
+        return io->fd;
+    default:
+        return 0;
+    }
+}
+
+static int bio_create(BIO *b)
+{
+    BIO_set_init(b, 1);
+    return 1;
+}
+
+static int bio_destroy(BIO *b)
+{
+    free(BIO_get_data(b));
+    BIO_set_data(b, NULL);
+    return 1;
+}
+
+static BIO_METHOD *bio_method;
+static pthread_once_t bio_once = PTHREAD_ONCE_INIT;
+
+static void bio_method_init(void)
+{
+    BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK, "cora");
+    if (m && BIO_meth_set_read_ex(m, bio_read) && BIO_meth_set_write_ex(m, bio_write) &&
+        BIO_meth_set_ctrl(m, bio_ctrl) && BIO_meth_set_create(m, bio_create) &&
+        BIO_meth_set_destroy(m, bio_destroy))
+        bio_method = m;
+    else
+        BIO_meth_free(m);
+}
+
+/* Gives ssl a BIO of ours over fd. */
+static int attach(SSL *ssl, int fd)
+{
+    pthread_once(&bio_once, bio_method_init);
+    tls_io *io = bio_method ? cora__calloc(1, sizeof *io) : NULL;
+    BIO *b = io ? BIO_new(bio_method) : NULL;
+    if (!b) {
+        free(io);
+        return -ENOMEM;
+    }
+    io->fd = fd;
+    BIO_set_data(b, io);
+    SSL_set_bio(ssl, b, b); /* one BIO both ways: ssl takes the one reference */
+    SSL_set_read_ahead(ssl, 1);
+    return 0;
+}
+
+static tls_io *io_of(SSL *ssl)
+{
+    return BIO_get_data(SSL_get_rbio(ssl));
+}
+
+/* What OpenSSL's "want read/write" means with our BIO: a cancellation it met (its
+ * cause, taken), or 0 to call OpenSSL again (it wanted more without asking the BIO,
+ * which then parks for it). */
+static int take_cause(SSL *ssl)
+{
+    tls_io *io = io_of(ssl);
+    int c = io->cause;
+    io->cause = 0;
+    return c;
+}
+
 /* ---- I/O ------------------------------------------------------------------------ */
 
 /* What an OpenSSL failure means, as an errno, with the reason kept for people. */
@@ -175,7 +310,9 @@ static int map_error(SSL *ssl, int e, bool handshake)
      * before it falls back to SSL_ERROR_SYSCALL, but the cause is the system call's,
      * in errno. (Reads return 0 for it before they get here.) */
     if (e == SSL_ERROR_SYSCALL || e == SSL_ERROR_ZERO_RETURN) {
-        int err = errno;
+        tls_io *io = io_of(ssl);
+        int err = io->err ? -io->err : errno;
+        io->err = 0;
         set_errstr(err ? strerror(err) : "the peer closed the connection mid-stream");
         return err ? -err : -ECONNRESET;
     }
@@ -207,11 +344,6 @@ static int dead(SSL *ssl)
     return (int)(intptr_t)SSL_get_app_data(ssl);
 }
 
-/* Waits for what OpenSSL asked for. */
-static int wait_want(SSL *ssl, int e)
-{
-    return cora_wait_fd(SSL_get_fd(ssl), e == SSL_ERROR_WANT_READ ? CORA_READABLE : CORA_WRITABLE);
-}
 
 ssize_t cora__tls_read(void *p, void *buf, size_t len)
 {
@@ -224,7 +356,7 @@ ssize_t cora__tls_read(void *p, void *buf, size_t len)
         int e = SSL_get_error(ssl, 0);
         if (e == SSL_ERROR_ZERO_RETURN) return 0; /* close_notify: a clean end */
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            int r = wait_want(ssl, e);
+            int r = take_cause(ssl);
             if (r < 0) return r;
             continue;
         }
@@ -242,7 +374,7 @@ ssize_t cora__tls_write(void *p, const void *buf, size_t len)
         if (SSL_write_ex(ssl, buf, len, &n) == 1) return (ssize_t)n;
         int e = SSL_get_error(ssl, 0);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            int r = wait_want(ssl, e);
+            int r = take_cause(ssl);
             if (r < 0) return r;
             continue;
         }
@@ -262,7 +394,7 @@ int cora__tls_shutdown(void *p)
         if (r >= 0) return 0;
         int e = SSL_get_error(ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            int w = wait_want(ssl, e);
+            int w = take_cause(ssl);
             if (w < 0) return w;
             continue;
         }
@@ -286,22 +418,6 @@ int cora__tls_alpn(void *p, char *buf, size_t len)
     return (int)n;
 }
 
-/* Fault injection (core/internal.h): OpenSSL reads and writes the socket itself, so
- * those system calls never reach the backend. A BIO callback runs before each one
- * and, when the knob says so, fails it the way the socket would: -1, errno set, no
- * retry flag, so SSL_get_error says SSL_ERROR_SYSCALL and map_error takes over.
- * Installed only on connections made while the knob is armed. */
-static long fault_cb(BIO *b, int oper, const char *argp, size_t len, int argi, long argl, int ret,
-                     size_t *processed)
-{
-    (void)argp, (void)len, (void)argi, (void)argl, (void)processed;
-    int kind = oper == BIO_CB_READ ? CORA__OP_RECV : oper == BIO_CB_WRITE ? CORA__OP_SEND : -1;
-    if (kind < 0 || !cora__io_should_fail(kind)) return ret;
-    BIO_clear_retry_flags(b); /* or a would-block left by the last call hides it */
-    errno = -cora__io_fault_fire((int)BIO_get_fd(b, NULL));
-    return -1;
-}
-
 static int handshake(SSL *ssl, bool server)
 {
     for (;;) {
@@ -310,7 +426,7 @@ static int handshake(SSL *ssl, bool server)
         if (r == 1) return 0;
         int e = SSL_get_error(ssl, r);
         if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-            int w = wait_want(ssl, e);
+            int w = take_cause(ssl);
             if (w < 0) return w;
             continue;
         }
@@ -324,21 +440,27 @@ static bool is_ip(const char *host)
     return inet_pton(AF_INET, host, buf) == 1 || inet_pton(AF_INET6, host, buf) == 1;
 }
 
+/* Closes fd, which our BIO's operations may have registered with the loop. */
+static void drop(int fd)
+{
+    cora__io_forget(fd);
+    close(fd);
+}
+
 static int start(cora_stream **out, int fd, const char *name, cora_tls *t, bool server)
 {
     if (!out || !t || t->server != server || (!server && !name && !t->insecure)) {
-        close(fd);
+        drop(fd);
         return -EINVAL;
     }
     *out = NULL;
     errstr[0] = 0;
     SSL *ssl = SSL_new(t->ctx);
-    if (!ssl || SSL_set_fd(ssl, fd) != 1) {
+    if (!ssl || attach(ssl, fd) < 0) {
         SSL_free(ssl);
-        close(fd);
+        drop(fd);
         return -ENOMEM;
     }
-    if (cora__fail_io_at > 0) BIO_set_callback_ex(SSL_get_rbio(ssl), fault_cb);
     if (!server && name && !t->insecure) {
         X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
         X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
@@ -346,7 +468,7 @@ static int start(cora_stream **out, int fd, const char *name, cora_tls *t, bool 
                              : SSL_set1_host(ssl, name);
         if (ok != 1) {
             SSL_free(ssl);
-            close(fd);
+            drop(fd);
             return -EINVAL;
         }
     }
@@ -354,7 +476,7 @@ static int start(cora_stream **out, int fd, const char *name, cora_tls *t, bool 
     int r = handshake(ssl, server);
     if (r < 0) {
         SSL_free(ssl);
-        close(fd);
+        drop(fd);
         return r;
     }
     r = cora__stream_new_tls(out, fd, ssl);
