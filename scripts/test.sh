@@ -76,9 +76,8 @@ stage_ucontext() {
 stage_tsan() {
   configure_build build/tsan -DCORA_SANITIZE=thread || { record tsan 0 1; return; }
   # TSan counts every fiber as a thread and dies past 8128 of them, so the cases with
-  # tens of thousands of tasks stay with the other stages. The overflow case forks
-  # and expects a fault, which ASan's stage already checks.
-  TSAN_OPTIONS=halt_on_error=1 run_ctest tsan build/tsan -E "stack_overflow_guard|$many_tasks"
+  # tens of thousands of tasks stay with the other stages.
+  TSAN_OPTIONS=halt_on_error=1 run_ctest tsan build/tsan -E "$many_tasks"
 }
 
 stage_release() {

@@ -7,6 +7,8 @@
  * Runs once per backend (see harness.h). */
 #include "capture.h"
 
+#include "../src/io/backend.h"
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -628,6 +630,94 @@ static void run_in_thread_ctrl_c(void **state)
     struct sigaction sa;
     sigaction(SIGINT, NULL, &sa);
     assert_true(sa.sa_handler == SIG_DFL);
+}
+
+/* The caller's loop stops on a backend error while a task waits in cora_run_in_thread:
+ * the closing loop cancels fn, joins the bridge thread and frees the bridge, so
+ * nothing of the call outlives cora_run (LeakSanitizer checks the heap at exit). The
+ * error is injected by swapping the loop's backend for a copy whose poll fails. */
+static struct cora__backend broken_backend;
+static atomic_int broken_releases_fn; /* 1: the failing poll first lets fn return */
+static atomic_int fn_may_return;
+
+static int broken_poll(cora_loop *loop, int64_t timeout_ns)
+{
+    (void)timeout_ns;
+    if (atomic_load(&broken_releases_fn)) {
+        /* fn returns only now, so the bridge thread's hand-back arrives while the loop
+         * is inside this poll and can never run it: wait for it, then fail. */
+        atomic_store(&fn_may_return, 1);
+        for (int i = 0; i < 20000 && !atomic_load(&loop->wake_pending); i++)
+            nanosleep(&(struct timespec){0, 1000000}, NULL);
+    }
+    return -EIO;
+}
+
+static void break_backend(void)
+{
+    cora_loop *loop = cora_loop_current();
+    broken_backend = *loop->backend;
+    broken_backend.poll = broken_poll;
+    loop->backend = &broken_backend;
+}
+
+static void *inner_returns_when_told(void *arg)
+{
+    bridge_state *b = arg;
+    atomic_store(&b->inner_started, 1);
+    for (int i = 0; i < 20000 && !atomic_load(&fn_may_return); i++)
+        nanosleep(&(struct timespec){0, 1000000}, NULL);
+    atomic_store(&b->inner_sleep, 0);
+    return (void *)42;
+}
+
+static void *main_bridge_outer_fails(void *arg)
+{
+    bridge_state *b = arg;
+    cora_detach(cora_spawn(bridge_caller, b));
+    while (!atomic_load(&b->inner_started))
+        assert_int_equal(cora_sleep(0.001), 0);
+    break_backend();
+    cora_sleep(60); /* the next poll fails: cora_run returns with both tasks parked */
+    return NULL;
+}
+
+static void *bridge_caller_told(void *arg)
+{
+    bridge_state *b = arg;
+    b->caller = cora_run_in_thread(inner_returns_when_told, b, NULL);
+    return NULL;
+}
+
+static void *main_bridge_outer_fails_after_fn(void *arg)
+{
+    bridge_state *b = arg;
+    cora_detach(cora_spawn(bridge_caller_told, b));
+    while (!atomic_load(&b->inner_started))
+        assert_int_equal(cora_sleep(0.001), 0);
+    break_backend();
+    cora_sleep(60);
+    return NULL;
+}
+
+static void run_in_thread_outer_loop_fails(void **state)
+{
+    (void)state;
+    /* While fn runs: fn is cancelled and has ended by the time cora_run returns. */
+    bridge_state b = {.inner_sleep = 1, .caller = 1};
+    assert_int_equal(cora_run(main_bridge_outer_fails, &b, NULL), -EIO);
+    assert_int_equal(atomic_load(&b.inner_sleep), -ECANCELED);
+    assert_int_equal(b.caller, 1); /* the caller never returned: its loop is gone */
+
+    /* After fn returned and the bridge thread posted its hand-back, which the failed
+     * loop never runs: the bridge and the node are freed all the same. */
+    bridge_state c = {.inner_sleep = 1, .caller = 1};
+    atomic_store(&broken_releases_fn, 1);
+    assert_int_equal(cora_run(main_bridge_outer_fails_after_fn, &c, NULL), -EIO);
+    atomic_store(&broken_releases_fn, 0);
+    assert_int_equal(atomic_load(&fn_may_return), 1);
+    assert_int_equal(atomic_load(&c.inner_sleep), 0);
+    assert_int_equal(c.caller, 1);
 }
 
 /* ---- Forgotten task handles ------------------------------------------------------ */
@@ -1340,6 +1430,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(run_in_thread_cancel_forwarded),
     CORA_TEST(run_in_thread_status_and_errors),
     CORA_TEST(run_in_thread_ctrl_c),
+    CORA_TEST(run_in_thread_outer_loop_fails),
     CORA_TEST(forgotten_success_reported),
     CORA_TEST(forgotten_failure_reported),
     CORA_TEST(forgotten_running_reported),

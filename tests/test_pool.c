@@ -192,12 +192,74 @@ static void many_jobs_through_bounded_pool(void **state)
     assert_true(atomic_load(&running_max) <= 3); /* the bound held */
 }
 
+/* Out of memory on the worker's side of the hand-back: a finished job still reaches
+ * its task. The job itself makes the next allocation of its worker thread fail
+ * (cora__fail_alloc_at is per thread), which is the first one the worker would make
+ * after fn returns. */
+static void *fail_next_alloc_here(void *arg)
+{
+    cora__fail_alloc_at = 1;
+    return arg;
+}
+
+/* Clears what fail_next_alloc_here left if nothing on this thread allocated since,
+ * and returns it. */
+static void *take_fail_alloc(void *arg)
+{
+    (void)arg;
+    long left = cora__fail_alloc_at;
+    cora__fail_alloc_at = 0;
+    return (void *)(intptr_t)left;
+}
+
+typedef struct {
+    int status;
+    void *result;
+    atomic_int done;
+} handback;
+
+static void *collect_job(void *arg)
+{
+    handback *h = arg;
+    h->status = cora_to_thread(fail_next_alloc_here, (void *)77, &h->result);
+    atomic_store(&h->done, 1);
+    return NULL;
+}
+
+static void *main_handback_nomem(void *arg)
+{
+    assert_int_equal(cora_to_thread_max(1), 0); /* one worker: both jobs run on it */
+    handback h = {.status = 1};
+    cora_task *t = cora_spawn(collect_job, &h);
+    assert_non_null(t);
+    /* A bound rather than a plain await: a lost wake-up would otherwise hang the case
+     * until CTest's timeout. */
+    for (int i = 0; i < 5000 && !atomic_load(&h.done); i++)
+        assert_int_equal(cora_sleep(0.001), 0);
+    assert_int_equal(atomic_load(&h.done), 1);
+    assert_int_equal(cora_await(t, NULL), 0);
+    assert_int_equal(h.status, 0);
+    assert_ptr_equal(h.result, (void *)77);
+    /* The worker's armed failure is still there: handing a job back allocates
+     * nothing, so it cannot fail. */
+    void *left = NULL;
+    assert_int_equal(cora_to_thread(take_fail_alloc, NULL, &left), 0);
+    assert_int_equal((intptr_t)left, 1);
+    return NULL;
+}
+
+static void handback_survives_out_of_memory(void **state)
+{
+    run_ok(main_handback_nomem, NULL);
+}
+
 static const struct CMUnitTest tests[] = {
     CORA_TEST(result_and_loop_keeps_running),
     CORA_TEST(jobs_run_in_parallel),
     CORA_TEST(cancel_queued_and_running),
     CORA_TEST(timeout_abandons_job),
     CORA_TEST(many_jobs_through_bounded_pool),
+    CORA_TEST(handback_survives_out_of_memory),
 };
 
 CORA_TEST_MAIN("pool", tests)

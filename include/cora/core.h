@@ -111,6 +111,9 @@ int cora_run(cora_fn main, void *arg, void **result);
  * The new thread blocks SIGINT and SIGTERM: Ctrl-C reaches the loop that took those
  * signals (the caller's loop, normally: it cancels its main task, and the
  * cancellation reaches fn through the caller as described above).
+ * If the caller's loop stops on an error of its I/O backend while the call waits, the
+ * call never returns; that loop cancels fn and joins the thread before its cora_run
+ * returns, so nothing of the call outlives it.
  * Ownership: arg and fn's result pass between the threads untouched; fn runs on
  * another thread, so whatever it shares with the caller's loop needs the usual
  * cross-thread care (cora_call_soon_threadsafe, atomics, locks). */
@@ -131,7 +134,9 @@ int cora_loop_stop(cora_loop *loop);
  * waiting. Safe to call from any thread, including signal-free plain threads and the
  * loop's own thread. `fn` must not suspend (it runs outside any task); it may spawn
  * tasks, set events and cancel tasks.
- * Calls pending when the loop ends are still run, in order, before cora_run returns;
+ * Calls pending when the loop ends are still run, in order, before cora_run returns
+ * (unless the loop stopped on an error of its I/O backend: its tasks are gone then,
+ * and pending calls are dropped unrun);
  * calling this after cora_run has returned is a use after free (the caller must know
  * the loop is alive, for instance because a task of it waits for the call).
  * Returns 0, -EINVAL if loop or fn is NULL, or -ENOMEM (fn will not run).

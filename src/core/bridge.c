@@ -25,6 +25,14 @@
  * while fn runs in its main task: a call posted meanwhile sets the loop's wake-up flag
  * before main can end, and a loop with that flag set runs another round (and the call)
  * before cora_run returns, so the pointer is never used after the loop is freed.
+ *
+ * The caller's loop may also close with the caller still parked, if its backend's
+ * poll fails: nothing will ever run done_node or wake the caller. The closing loop
+ * calls bridge_close (the wait's on_close) instead, which forwards a cancellation as
+ * above, tells the thread not to post (outer = NULL, under mu), joins it and frees
+ * the bridge; a done_node the thread had already posted is dropped with the rest of
+ * the loop's inbox, unrun. So on every path the thread is joined exactly once: by the
+ * caller after its wake-up, by run_and_join, or by the closing loop.
  */
 #include "internal.h"
 
@@ -39,16 +47,17 @@ typedef struct bridge {
     cora_fn fn;
     void *arg;
     pthread_t thread;
-    cora_loop *outer;      /* the caller's loop; NULL when the caller joins instead */
-    cora_task *task;       /* the caller, parked until done_node runs */
-    cora__call *done_node; /* posted by the thread once cora_run has returned */
-    /* Written by the thread before it posts done_node, read after that ran (or after
-     * the join): the inbox's mutex orders them. */
+    cora_task *task; /* the caller, parked until done_node runs */
+    /* Written by the thread before it posts done_node, read after the join. */
     int status;
     void *result;
 
     pthread_mutex_t mu;
     /* Under mu. */
+    cora_loop *outer;      /* the caller's loop; NULL when the caller joins instead
+                            * (run_and_join, or the caller's loop is closing) */
+    cora__call *done_node; /* posted by the thread once cora_run has returned (which
+                            * makes it NULL: the loop's inbox owns it then) */
     cora_loop *inner;      /* the inner loop while fn runs in it, else NULL */
     cora__call *stop_node; /* forwards a cancellation; NULL once posted */
     bool fn_ended;         /* bridge_main is past fn: too late to forward */
@@ -92,8 +101,15 @@ static void *bridge_thread(void *p)
 {
     bridge *b = p;
     b->status = cora_run(bridge_main, b, &b->result);
-    /* The last touch of b: after this the caller may wake, join and free it. */
-    if (b->outer) cora__call_soon_node(b->outer, b->done_node);
+    /* Under mu, so that a closing caller's loop (bridge_close) either sees the node
+     * posted or stops the post. The last touch of b: once the node is posted the
+     * caller may wake and join, and the join waits for the unlock. */
+    pthread_mutex_lock(&b->mu);
+    if (b->outer) {
+        cora__call_soon_node(b->outer, b->done_node);
+        b->done_node = NULL;
+    }
+    pthread_mutex_unlock(&b->mu);
     return NULL;
 }
 
@@ -129,23 +145,51 @@ static void stop_inner(void *loop)
     cora_loop_stop(loop);
 }
 
+/* With mu held: cancel fn, unless it has ended already. Posts stop_node at most once
+ * (forward_cancel, then bridge_close, may both come). */
+static void forward_locked(bridge *b)
+{
+    if (b->fn_ended) return;
+    b->cancelled = true;
+    if (b->inner && b->stop_node) {
+        b->stop_node->arg = b->inner;
+        cora__call_soon_node(b->inner, b->stop_node);
+        b->stop_node = NULL;
+    }
+    /* Else fn has not started: bridge_main sees the flag and never runs it. */
+}
+
 /* The caller was cancelled while parked: pass it on, and do not wake the caller: it
- * waits until the inner loop has ended (bridge_done wakes it). cora__poke calls this
- * at most once per park. */
+ * waits until the inner loop has ended (bridge_done wakes it). */
 static void forward_cancel(cora_task *t)
 {
     bridge *b = t->wait_obj;
     pthread_mutex_lock(&b->mu);
-    if (!b->fn_ended) {
-        b->cancelled = true;
-        if (b->inner) {
-            b->stop_node->arg = b->inner;
-            cora__call_soon_node(b->inner, b->stop_node);
-            b->stop_node = NULL;
-        }
-        /* Else fn has not started: bridge_main sees the flag and never runs it. */
-    }
+    forward_locked(b);
     pthread_mutex_unlock(&b->mu);
+}
+
+static void bridge_free(bridge *b)
+{
+    pthread_mutex_destroy(&b->mu);
+    free(b->done_node); /* NULL once posted */
+    free(b->stop_node); /* NULL once posted */
+    free(b);
+}
+
+/* The caller's loop is closing on an error with the caller still parked (see the top
+ * of the file): cancel fn, keep the thread from posting to the dying loop, join it
+ * here (this waits for fn to notice the cancellation, as the caller would have), and
+ * free the bridge. */
+static void bridge_close(cora_task *t)
+{
+    bridge *b = t->wait_obj;
+    pthread_mutex_lock(&b->mu);
+    forward_locked(b);
+    b->outer = NULL;
+    pthread_mutex_unlock(&b->mu);
+    pthread_join(b->thread, NULL);
+    bridge_free(b);
 }
 
 /* For the task dump: which function the other loop runs. */
@@ -157,8 +201,10 @@ static void bridge_detail(const cora_task *t, const void *on, char *buf, size_t 
 }
 
 /* The bridge thread ends this wait: the caller's loop is not stuck meanwhile. */
-static const cora__wait_desc wait_bridge = {
-    .what = "cora_run_in_thread", .detail = bridge_detail, .external = true};
+static const cora__wait_desc wait_bridge = {.what = "cora_run_in_thread",
+                                            .detail = bridge_detail,
+                                            .external = true,
+                                            .on_close = bridge_close};
 
 /* No loop on this thread: nothing else waits for it, so it just joins. */
 static int run_and_join(cora_fn fn, void *arg, void **result)
@@ -206,10 +252,7 @@ int cora_run_in_thread(cora_fn fn, void *arg, void **result)
     pthread_mutex_init(&b->mu, NULL);
     r = start_thread(b);
     if (r < 0) {
-        pthread_mutex_destroy(&b->mu);
-        free(b);
-        free(done);
-        free(stop);
+        bridge_free(b);
         return r;
     }
     cora__park(&wait_bridge, b, forward_cancel, b);
@@ -227,8 +270,6 @@ int cora_run_in_thread(cora_fn fn, void *arg, void **result)
         status = c ? c : -ECANCELED;
     }
     if (status == 0 && result) *result = b->result;
-    pthread_mutex_destroy(&b->mu);
-    free(b->stop_node); /* not posted: nothing was forwarded */
-    free(b);
+    bridge_free(b);
     return status;
 }

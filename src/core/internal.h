@@ -251,6 +251,12 @@ typedef struct cora__wait_desc {
     /* A thread outside the loop ends this wait (the thread pool, a loop in another
      * thread): the loop is not stuck while a task waits so. */
     bool external;
+    /* Or NULL. The loop is closing with the task still parked here, which happens
+     * only when it stopped on an error (its backend's poll failed): nobody will wake
+     * the task, and its record and stack are released next. Releases what the wait
+     * holds that would outlive the loop (a thread to join, memory the woken task
+     * would have freed); `wait_obj` is the one given to cora__park. */
+    void (*on_close)(cora_task *t);
 } cora__wait_desc;
 
 /* A set of tasks waited on together (gather, wait, groups): `on` for their waits. */

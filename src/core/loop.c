@@ -273,6 +273,14 @@ static void report_forgotten(cora_task *t, uint64_t main_end)
 
 static void loop_close(cora_loop *loop)
 {
+    /* After a failed poll, tasks may still be parked: a wait that holds something
+     * outside the loop (another thread's loop, say) lets go of it first, while every
+     * task's stack is still there for whatever that thread was given. */
+    for (cora__list *l = loop->tasks.next; l != &loop->tasks; l = l->next) {
+        cora_task *t = CORA__CONTAINER_OF(l, cora_task, all_link);
+        if (t->state == CORA__SUSPENDED && t->wait_desc && t->wait_desc->on_close)
+            t->wait_desc->on_close(t);
+    }
     /* Tasks whose handles nobody gave up. (Detached tasks and group children were
      * released as they ended; main's outcome went to cora_run's caller.) */
     uint64_t main_end = loop->main ? loop->main->done_seq : 0;
@@ -283,6 +291,14 @@ static void loop_close(cora_loop *loop)
     }
     if (loop->dns_close) loop->dns_close(loop);
     if (loop->pool_close) loop->pool_close(loop); /* joins the worker threads */
+    /* Calls still queued: a normal end runs them all, so these are left only by a
+     * loop that stopped on an error, posted by threads that finished for tasks that
+     * are gone now (every such thread has been joined above). Dropped unrun. */
+    for (cora__call *c = loop->inbox_head, *next; c; c = next) {
+        next = c->next;
+        free(c);
+    }
+    loop->inbox_head = loop->inbox_tail = NULL;
     while (loop->free_tasks) {
         cora_task *t = loop->free_tasks;
         loop->free_tasks = t->arg;

@@ -3,8 +3,12 @@
  * One pool per loop, made on first use. Jobs wait in a FIFO under the pool's mutex;
  * worker threads start on demand (when a job arrives and no thread is idle) up to
  * the limit, and stay until the loop closes. A finished job goes on a done list and
- * the loop is told with one coalesced cora_call_soon_threadsafe; on the loop thread
- * that callback wakes each waiting task.
+ * the loop is told with one coalesced call (cora__call_soon_node); on the loop thread
+ * that callback wakes each waiting task. The node for that call is allocated with the
+ * job, on the loop thread, where running out of memory is an error the caller gets:
+ * on the worker's side the hand-back cannot fail, since a lost one would leave the
+ * task parked for good (nothing else wakes it; a timeout does not either, because
+ * a finished job's delivery wins).
  *
  * A job is heap-allocated and owned by whoever finishes with it last: the task when
  * it collects the result (or removes a job that never started), the worker when the
@@ -29,6 +33,9 @@ typedef struct pool_job {
     void (*abandon)(void *arg, void *result);
     void *result;
     cora_task *task;
+    /* The hand-back to the loop, unless another job's is already on its way: under
+     * the mutex; NULL once the worker posted it (the loop frees it) or freed it. */
+    cora__call *done_node;
     int state;
     bool wait_if_running; /* cancellation waits for a running job (cora__pool_run) */
     atomic_int cancelled;
@@ -77,6 +84,7 @@ static void *worker(void *arg)
         if (j->state == ABANDONED) { /* nobody will collect it: release it here */
             pthread_mutex_unlock(&p->mu);
             if (j->abandon) j->abandon(j->arg, r);
+            free(j->done_node);
             free(j);
             pthread_mutex_lock(&p->mu);
             continue;
@@ -84,10 +92,13 @@ static void *worker(void *arg)
         j->result = r;
         j->state = FINISHED;
         cora__list_push_back(&p->done, &j->link);
-        if (!p->done_scheduled && cora_call_soon_threadsafe(p->loop, deliver, p) == 0)
+        if (p->done_scheduled) {
+            free(j->done_node); /* the delivery on its way takes this job too */
+        } else {
+            cora__call_soon_node(p->loop, j->done_node); /* the loop frees it */
             p->done_scheduled = true;
-        /* If the call could not be queued (no memory), the job waits on the done list
-         * and goes with the next delivery or with the pool's close. */
+        }
+        j->done_node = NULL;
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -175,8 +186,9 @@ static void pool_close(cora_loop *loop)
      * outlive the loop they would report to. */
     for (size_t i = 0; i < p->ntids; i++) pthread_join(p->tids[i], NULL);
     /* Every task has ended, so the queue and the done list hold nothing a task waits
-     * for; a job left on the done list (its delivery could not be queued) belongs to
-     * no one now. */
+     * for; a job left on the done list (its task is gone: the loop stopped on an
+     * error) belongs to no one now. Its delivery, if queued, is dropped unrun with
+     * the loop's inbox. */
     cora__list *l;
     while ((l = cora__list_pop_front(&p->done))) free(CORA__CONTAINER_OF(l, pool_job, link));
     pthread_cond_destroy(&p->work);
@@ -212,6 +224,7 @@ static void job_cancel(cora_task *t)
         j->state = ABANDONED;
         pthread_mutex_unlock(&p->mu);
         if (j->abandon) j->abandon(j->arg, NULL);
+        free(j->done_node);
         free(j);
         break;
     case RUNNING:
@@ -244,7 +257,14 @@ static int to_thread(void *(*fn)(void *), void *arg, void (*abandon)(void *, voi
     cora__pool *p = pool_of(self->loop);
     if (!p) return -ENOMEM;
     pool_job *j = cora__calloc(1, sizeof *j);
-    if (!j) return -ENOMEM;
+    cora__call *node = cora__malloc(sizeof *node);
+    if (!j || !node) {
+        free(j);
+        free(node);
+        return -ENOMEM;
+    }
+    *node = (cora__call){.fn = deliver, .arg = p};
+    j->done_node = node;
     j->fn = fn;
     j->arg = arg;
     j->abandon = abandon;
@@ -257,6 +277,7 @@ static int to_thread(void *(*fn)(void *), void *arg, void (*abandon)(void *, voi
     if (r < 0 && p->threads == 0) { /* nobody could ever run it */
         cora__list_remove(&j->link);
         pthread_mutex_unlock(&p->mu);
+        free(j->done_node);
         free(j);
         return r == -ENOMEM ? r : -EAGAIN;
     }
