@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "certs.h"
 
+#include <openssl/err.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -291,6 +292,56 @@ static void cut_short_and_resumed(void **state)
     remove_certs();
 }
 
+/* ---- OpenSSL's per-thread error queue ---------------------------------------------- */
+
+/* OpenSSL keeps a thread's errors in one queue, and every task of a loop shares the
+ * thread. A handshake that fails sends an alert on its way out with its errors
+ * queued; if it parked there, another task's OpenSSL call (ERR_clear_error first)
+ * would wipe them, and the failure would read as a dropped connection. */
+static bool clearing;
+
+static void *clear_errors(void *arg)
+{
+    (void)arg;
+    while (clearing) {
+        ERR_clear_error(); /* what any other task's OpenSSL call starts with */
+        if (cora_yield() < 0) break;
+    }
+    return NULL;
+}
+
+static void *main_error_queue(void *arg)
+{
+    struct server sv = {.lfd = cora_tcp_listen("127.0.0.1", 0, NULL), .tls = server_tls(NULL)};
+    int port = cora_socket_port(sv.lfd);
+    cora_tls *sys; /* the system store does not know our throwaway CA */
+    assert_int_equal(cora_tls_client(&sys, NULL), 0);
+    clearing = true;
+    cora_task *clearer = cora_spawn(clear_errors, NULL);
+    for (int i = 0; i < 10; i++) {
+        cora_task *srv = cora_spawn(serve_one, &sv);
+        cora_stream *s;
+        int r = cora_tls_connect(&s, "localhost", port, sys);
+        if (r != -EKEYREJECTED) fprintf(stderr, "round %d: %s (%s)\n", i, cora_err_name(r), cora_tls_errstr());
+        assert_int_equal(r, -EKEYREJECTED);
+        assert_non_null(strstr(cora_tls_errstr(), "certificate verify failed"));
+        cora_await(srv, NULL);
+    }
+    clearing = false;
+    cora_await(clearer, NULL);
+    cora_tls_free(sys);
+    cora_tls_free(sv.tls);
+    close(sv.lfd);
+    return NULL;
+}
+
+static void failures_survive_other_tasks(void **state)
+{
+    make_certs();
+    run_ok(main_error_queue, NULL);
+    remove_certs();
+}
+
 /* ---- real peers: openssl s_client and s_server ----------------------------------- */
 
 static void *main_s_client(void *arg)
@@ -389,6 +440,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(tls_echo_with_alpn),
     CORA_TEST(bad_certificates_refused),
     CORA_TEST(cut_short_and_resumed),
+    CORA_TEST(failures_survive_other_tasks),
     CORA_TEST(openssl_s_client_talks_to_us),
     CORA_TEST(we_talk_to_openssl_s_server),
 };

@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -186,10 +187,35 @@ typedef struct tls_io {
 /* Runs one read or write for OpenSSL. Returns bytes (>= 0), or -1 with either the
  * retry flag and io->cause set (cancelled: the connection stays usable) or io->err
  * and errno set (the socket failed). */
+/* Without waiting, as the socket BIO does: for OpenSSL's I/O with errors queued. */
+static int bio_op_now(BIO *b, tls_io *io, int kind, void *buf, size_t len, size_t *done)
+{
+    ssize_t n = kind == CORA__OP_RECV ? recv(io->fd, buf, len, MSG_DONTWAIT)
+                                      : send(io->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) {
+        if (kind == CORA__OP_RECV && n == 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF);
+        *done = (size_t)n;
+        return n > 0 || len == 0 ? 1 : 0;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        kind == CORA__OP_RECV ? BIO_set_retry_read(b) : BIO_set_retry_write(b);
+        return -1;
+    }
+    io->err = -errno;
+    return -1;
+}
+
 static int bio_op(BIO *b, int kind, void *buf, size_t len, size_t *done)
 {
     tls_io *io = BIO_get_data(b);
     BIO_clear_retry_flags(b);
+    /* OpenSSL keeps its errors in a per-thread queue, which SSL_get_error reads, and
+     * every task of the loop shares the thread: a task parked here with errors queued
+     * could find them wiped by another task's call (each starts with
+     * ERR_clear_error), and its failure would read as a dropped connection. OpenSSL
+     * does I/O with errors queued only to send an alert on its way out of a failure:
+     * that goes out now or not at all, never waiting. */
+    if (ERR_peek_error()) return bio_op_now(b, io, kind, buf, len, done);
     uint8_t hints = CORA__HINT_OWNED;
     if (kind == CORA__OP_RECV && io->drained) hints |= CORA__HINT_EMPTY;
     cora__op op = {.kind = (uint8_t)kind, .fd = io->fd, .buf = buf, .len = len, .hints = hints};
@@ -297,6 +323,7 @@ static int take_cause(SSL *ssl)
     tls_io *io = io_of(ssl);
     int c = io->cause;
     io->cause = 0;
+    ERR_clear_error(); /* nothing of ours stays in the thread's queue for other tasks */
     return c;
 }
 
