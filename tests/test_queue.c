@@ -1,5 +1,6 @@
 /* tests/test_queue.c: FIFO, LIFO and priority queues, bounded and not; task_done
- * and join; shutdown; cancellation; plain threads on a thread-safe queue.
+ * and join; shutdown; cancellation; plain threads on a thread-safe queue, also when
+ * their hand-over to the loop runs out of memory.
  * Runs once per backend (see harness.h). */
 #include "harness.h"
 
@@ -365,6 +366,181 @@ static void threads_feed_tasks(void **state)
     run_ok(main_threads, NULL);
 }
 
+/* ---- out of memory on a thread's side ------------------------------------------
+ *
+ * A thread that changes a thread-safe queue tells the loop with a call it must
+ * allocate. If that allocation fails, the thread's call must fail with the queue
+ * untouched: changing the queue and then not telling the loop leaves the waiting task
+ * parked with nothing to wake it. In each case a task waits first, then a thread makes
+ * its own next allocation fail (cora__fail_alloc_at is per thread) and makes the
+ * change, retrying once if told -ENOMEM. The task must be woken, with nothing lost or
+ * duplicated. The buffer already has room, so the change itself allocates nothing. */
+
+typedef struct {
+    cora_queue *q;
+    int woken;         /* the waiting task's call returned */
+    int status;        /* with this */
+    void *item;        /* and this item (get) */
+    int first, retry;  /* the thread's call with its next allocation failing; the retry */
+    long left;         /* cora__fail_alloc_at after the first call: 0 once it fired */
+    void *thread_item; /* what the thread's get took */
+} oom_case;
+
+static void *oom_getter(void *arg)
+{
+    oom_case *c = arg;
+    c->status = cora_queue_get(c->q, &c->item);
+    c->woken = 1;
+    return NULL;
+}
+
+static void *oom_putter(void *arg)
+{
+    oom_case *c = arg;
+    c->status = cora_queue_put(c->q, P(8));
+    c->woken = 1;
+    return NULL;
+}
+
+static void *oom_joiner(void *arg)
+{
+    oom_case *c = arg;
+    c->status = cora_queue_join(c->q);
+    c->woken = 1;
+    return NULL;
+}
+
+static int oom_put(oom_case *c)
+{
+    return cora_queue_put_threadsafe(c->q, P(7));
+}
+
+static int oom_get(oom_case *c)
+{
+    return cora_queue_get_threadsafe(c->q, &c->thread_item);
+}
+
+static int oom_task_done(oom_case *c)
+{
+    return cora_queue_task_done(c->q);
+}
+
+typedef struct {
+    oom_case *c;
+    int (*call)(oom_case *c);
+} oom_thread_arg;
+
+static void *oom_thread(void *arg)
+{
+    oom_thread_arg *a = arg;
+    oom_case *c = a->c;
+    cora__fail_alloc_at = 1;
+    c->first = a->call(c);
+    c->left = cora__fail_alloc_at;
+    cora__fail_alloc_at = 0;
+    c->retry = c->first == -ENOMEM ? a->call(c) : 1;
+    return NULL;
+}
+
+/* Parks waiter(c) on c->q, has a thread run call(c) as above (it never blocks, so the
+ * loop thread may join it), and waits for the task with a bound: a lost wake-up fails
+ * the case in seconds instead of hanging it until CTest's timeout. */
+static void run_oom_case(oom_case *c, void *(*waiter)(void *), int (*call)(oom_case *c))
+{
+    cora_task *t = cora_spawn(waiter, c);
+    assert_non_null(t);
+    assert_int_equal(cora_yield(), 0); /* the task runs and parks */
+    assert_int_equal(c->woken, 0);
+    oom_thread_arg a = {c, call};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, oom_thread, &a), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(c->left, 0); /* the armed failure did fire in the thread's call */
+    if (c->first == -ENOMEM)
+        assert_int_equal(c->retry, 0);
+    else
+        assert_int_equal(c->first, 0);
+    for (int i = 0; i < 5000 && !c->woken; i++)
+        assert_int_equal(cora_sleep(0.001), 0);
+    assert_int_equal(c->woken, 1);
+    assert_int_equal(cora_await(t, NULL), 0);
+    assert_int_equal(c->status, 0);
+}
+
+static cora_queue *new_threadsafe_queue(size_t maxsize)
+{
+    cora_queue *q;
+    cora_queue_opts o = {.maxsize = maxsize, .flags = CORA_QUEUE_THREADSAFE};
+    assert_int_equal(cora_queue_new(&q, &o), 0);
+    return q;
+}
+
+static void free_threadsafe_queue(cora_queue *q)
+{
+    while (cora_queue_free(q) == -EBUSY)
+        cora_yield(); /* the last xfer may be in flight */
+}
+
+static void *main_oom_put(void *arg)
+{
+    oom_case c = {.q = new_threadsafe_queue(0)};
+    void *v;
+    /* Give the buffer room first, so that the thread's put allocates only the call. */
+    assert_int_equal(cora_queue_put(c.q, P(1)), 0);
+    assert_int_equal(cora_queue_get(c.q, &v), 0);
+    assert_int_equal(cora_queue_task_done(c.q), 0);
+    run_oom_case(&c, oom_getter, oom_put);
+    assert_ptr_equal(c.item, P(7));
+    assert_int_equal(cora_queue_size(c.q), 0); /* put once, not twice */
+    assert_int_equal(cora_queue_task_done(c.q), 0);
+    assert_int_equal(cora_queue_task_done(c.q), -EINVAL);
+    free_threadsafe_queue(c.q);
+    return NULL;
+}
+
+static void thread_put_survives_out_of_memory(void **state)
+{
+    run_ok(main_oom_put, NULL);
+}
+
+static void *main_oom_get(void *arg)
+{
+    oom_case c = {.q = new_threadsafe_queue(1)};
+    void *v;
+    assert_int_equal(cora_queue_put(c.q, P(1)), 0); /* full: the task's put will wait */
+    run_oom_case(&c, oom_putter, oom_get);
+    assert_ptr_equal(c.thread_item, P(1));
+    assert_int_equal(cora_queue_size(c.q), 1); /* taken once, and the putter came in */
+    assert_int_equal(cora_queue_tryget(c.q, &v), 0);
+    assert_ptr_equal(v, P(8));
+    assert_int_equal(cora_queue_task_done(c.q), 0);
+    assert_int_equal(cora_queue_task_done(c.q), 0);
+    free_threadsafe_queue(c.q);
+    return NULL;
+}
+
+static void thread_get_survives_out_of_memory(void **state)
+{
+    run_ok(main_oom_get, NULL);
+}
+
+static void *main_oom_task_done(void *arg)
+{
+    oom_case c = {.q = new_threadsafe_queue(0)};
+    void *v;
+    assert_int_equal(cora_queue_put(c.q, P(1)), 0);
+    assert_int_equal(cora_queue_get(c.q, &v), 0); /* one item not yet done */
+    run_oom_case(&c, oom_joiner, oom_task_done);
+    assert_int_equal(cora_queue_task_done(c.q), -EINVAL); /* marked done once */
+    free_threadsafe_queue(c.q);
+    return NULL;
+}
+
+static void thread_task_done_survives_out_of_memory(void **state)
+{
+    run_ok(main_oom_task_done, NULL);
+}
+
 static const struct CMUnitTest tests[] = {
     CORA_TEST(queue_orders),
     CORA_TEST(queue_bad_options),
@@ -374,6 +550,9 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(shutdown_now_hands_back_items),
     CORA_TEST(cancelled_waiters_take_nothing),
     CORA_TEST(threads_feed_tasks),
+    CORA_TEST(thread_put_survives_out_of_memory),
+    CORA_TEST(thread_get_survives_out_of_memory),
+    CORA_TEST(thread_task_done_survives_out_of_memory),
 };
 
 CORA_TEST_MAIN("queue", tests)

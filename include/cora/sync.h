@@ -184,7 +184,8 @@ int cora_queue_get_timeout(cora_queue *q, void **item, double seconds);
 
 /* Marks one item taken earlier as processed (asyncio's task_done). -EINVAL if called
  * more times than items were put. Never suspends; callable from any thread on a
- * thread-safe queue. */
+ * thread-safe queue. From another thread it may return -ENOMEM when it has to wake
+ * the loop's joiners and cannot: the item is then not marked done (call again). */
 int cora_queue_task_done(cora_queue *q);
 
 /* Waits until every item put has been marked done. */
@@ -206,7 +207,8 @@ int cora_queue_is_shutdown(cora_queue *q);
 /* From a plain thread (not the queue's loop thread: -EDEADLK there), on a queue made
  * with CORA_QUEUE_THREADSAFE (-EINVAL otherwise): put blocks the thread while the
  * queue is full, get blocks it while the queue is empty; tasks waiting on the loop
- * side are woken. Both return 0 or -ESHUTDOWN. This is how a thread pool or a C
+ * side are woken. Both return 0, -ESHUTDOWN, or -ENOMEM (no memory to tell the loop:
+ * nothing was put or taken, the queue is as it was). This is how a thread pool or a C
  * library's callback thread talks to tasks. The queue must outlive every thread call. */
 int cora_queue_put_threadsafe(cora_queue *q, void *item);
 int cora_queue_get_threadsafe(cora_queue *q, void **item);

@@ -11,8 +11,11 @@
  * on its side (a mutex and two condition variables) while tasks suspend on theirs.
  * The waiter lists of tasks belong to the loop thread alone; the buffer and counters
  * are under the mutex. A thread never wakes a task directly: it schedules one
- * `xfer` callback on the loop (cora_call_soon_threadsafe, coalesced by a flag), which
- * moves items between the buffer and the waiting tasks.
+ * `xfer` callback on the loop (cora__call_soon_node, coalesced by a flag), which
+ * moves items between the buffer and the waiting tasks. The thread allocates that
+ * call's node before it changes the queue, so running out of memory is an error its
+ * call returns with the queue untouched; once the queue has changed, telling the
+ * loop cannot fail (a lost xfer would leave a task parked with nothing to wake it).
  */
 #include "internal.h"
 
@@ -248,11 +251,31 @@ static void xfer(void *arg)
     unlock(q);
 }
 
-/* With the lock held, from a thread: have the loop settle the queue soon. */
-static void schedule_xfer(cora_queue *q)
+/* With the lock held, from a thread, before it changes the queue: the node of the
+ * xfer call that will tell the loop about the change, in *node, or NULL there when an
+ * xfer is already on its way (it will see the change too). Returns 0, or -ENOMEM: the
+ * caller then returns that error and leaves the queue as it was. The lock must stay
+ * held until xfer_post, so that xfer_pending cannot change in between. */
+static int xfer_reserve(cora_queue *q, cora__call **node)
 {
-    if (q->xfer_pending) return;
-    if (cora_call_soon_threadsafe(q->loop, xfer, q) == 0) q->xfer_pending = true;
+    *node = NULL;
+    if (q->xfer_pending) return 0;
+    cora__call *c = cora__malloc(sizeof *c);
+    if (!c) return -ENOMEM;
+    *c = (cora__call){.fn = xfer, .arg = q};
+    *node = c;
+    return 0;
+}
+
+/* With the lock held, once the queue has changed: have the loop settle it soon. Takes
+ * *node (NULL: an xfer is already on its way) and cannot fail; the loop frees the node
+ * once it has run it. */
+static void xfer_post(cora_queue *q, cora__call **node)
+{
+    if (!*node) return;
+    cora__call_soon_node(q->loop, *node);
+    *node = NULL;
+    q->xfer_pending = true;
 }
 
 /* ---- the loop side -------------------------------------------------------------- */
@@ -379,11 +402,20 @@ int cora_queue_task_done(cora_queue *q)
         unlock(q);
         return -EINVAL; /* more task_done calls than items */
     }
+    bool on_loop = cora__loop() == q->loop;
+    cora__call *node = NULL;
+    if (q->unfinished == 1 && !on_loop) { /* joiners to wake, through the loop */
+        int r = xfer_reserve(q, &node);
+        if (r < 0) {
+            unlock(q);
+            return r; /* the item is not marked done */
+        }
+    }
     if (--q->unfinished == 0) {
-        if (cora__loop() == q->loop)
+        if (on_loop)
             cora__wq_wake_all(&q->joiners, 0);
         else
-            schedule_xfer(q);
+            xfer_post(q, &node);
     }
     unlock(q);
     return 0;
@@ -467,12 +499,14 @@ int cora_queue_put_threadsafe(cora_queue *q, void *item)
     pthread_mutex_lock(&q->mu);
     while (!q->shutdown && full(q)) pthread_cond_wait(&q->not_full, &q->mu);
     int r = -ESHUTDOWN;
-    if (!q->shutdown && (r = store_push(q, item)) == 0) {
+    cora__call *node = NULL;
+    if (!q->shutdown && (r = xfer_reserve(q, &node)) == 0 && (r = store_push(q, item)) == 0) {
         q->unfinished++;
         pthread_cond_signal(&q->not_empty);
-        schedule_xfer(q); /* tasks may be waiting for it */
+        xfer_post(q, &node); /* tasks may be waiting for it */
     }
     pthread_mutex_unlock(&q->mu);
+    free(node); /* not posted: the item was not queued */
     return r;
 }
 
@@ -483,11 +517,11 @@ int cora_queue_get_threadsafe(cora_queue *q, void **item)
     pthread_mutex_lock(&q->mu);
     while (!q->shutdown && q->len == 0) pthread_cond_wait(&q->not_empty, &q->mu);
     int r = -ESHUTDOWN;
-    if (q->len) {
+    cora__call *node = NULL;
+    if (q->len && (r = xfer_reserve(q, &node)) == 0) {
         *item = store_pop(q);
         pthread_cond_signal(&q->not_full);
-        schedule_xfer(q); /* waiting putters (tasks) may come in now */
-        r = 0;
+        xfer_post(q, &node); /* waiting putters (tasks) may come in now */
     }
     pthread_mutex_unlock(&q->mu);
     return r;
