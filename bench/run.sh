@@ -677,6 +677,7 @@ NGINX
         other=$(awk -v m="$((m1 - m0))" -v srv="$((c1 - c0))" -v w="$wrk_cpu" -v t="$((t1 - t0))" \
             'BEGIN { o = (m - srv - w) * 100 / t; printf "%.0f", o < 0 ? 0 : o }')
         say "  $label: $(printf '%.0f' "$rate") req/s, server CPU $cpu us/req ($util% of a core), wrk $(awk -v w="$wrk_cpu" -v t="$((t1 - t0))" 'BEGIN { printf "%.0f", w * 100 / t }')%, other work $other%, p99 $(awk '$1 == "99%" { print $2 }' <<<"$out")"
+        R[http_${label}_cpu_r$round]=$cpu # for the paired comparison below
         # Each server's figures are those of its best round.
         if awk -v r="$rate" -v b="${R[http_${label}_rate]:-0}" 'BEGIN { exit !(r > b) }'; then
             R[http_${label}_rate]=$rate R[http_${label}_cpu]=$cpu R[http_${label}_util]=$util
@@ -696,6 +697,24 @@ NGINX
             label=${t%%=*} port=${t#*=} port=${port%%:*} pid=${t##*:}
             wrk_round "$label" "$port" "$pid"
         done
+    done
+
+    # The best rounds of two servers may come from different phases of a machine
+    # whose speed drifts (a quarter, on this one, between one round and the next):
+    # so each round also compares cora's CPU per request with nginx's in the same
+    # round (they run one after the other), and the median of those ratios is the
+    # figure the drift does not move.
+    for lbl in cora cora_epoll; do
+        ratios=""
+        for ((round = 0; round < HTTP_ROUNDS; round++)); do
+            a=${R[http_nginx_cpu_r$round]:-} b=${R[http_${lbl}_cpu_r$round]:-}
+            [[ -n "$a" && -n "$b" ]] && ratios+="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.3f", a / b }') "
+        done
+        [[ -z "$ratios" ]] && continue
+        R[http_${lbl}_paired_list]=$ratios
+        R[http_${lbl}_paired]=$(tr ' ' '\n' <<<"$ratios" | awk 'NF' | sort -n |
+            awk '{ v[NR] = $1 } END { printf "%.3f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+        say "  $lbl against nginx, CPU per request in the same round (nginx / $lbl): $ratios-> median ${R[http_${lbl}_paired]}"
     done
 
     # Runs one client program (run_soft) and records, over the program's whole run,
@@ -941,6 +960,8 @@ http_rows() {
         http_nginx_rate k more 1e3
     row "  server CPU per request, epoll (us)" http_cora_epoll_cpu "nginx, 1 worker" \
         http_nginx_cpu us "less CPU"
+    line "  CPU/request, nginx / cora, same round" "${R[http_cora_paired]:-?}" "epoll: ${R[http_cora_epoll_paired]:-?}" \
+        "" "median of the rounds (above 1: cora less); ${R[http_cora_paired_list]:-}/ ${R[http_cora_epoll_paired_list]:-}"
     line "  server CPU, best round (% of a core)" "$(fig http_cora_util)" "nginx / Go / Node" \
         "$(fig http_nginx_util) / $(fig http_go_util) / $(fig http_node_util)" \
         "below ~95%: wrk, not the server, set the rate"
@@ -1183,6 +1204,10 @@ http_targets() {
     target "HTTP server CPU per request below nginx's, epoll (us)" "${R[http_cora_epoll_cpu]:-}" \
         "<=" "${R[http_nginx_cpu]:-}" \
         "cora $(fig http_cora_epoll_cpu), nginx $(fig http_nginx_cpu) us/req"
+    target "HTTP server CPU/request below nginx's, same rounds" "${R[http_cora_paired]:-}" ">=" \
+        "1.0" "median nginx / cora ${R[http_cora_paired]:-?} (rounds: ${R[http_cora_paired_list]:-})"
+    target "HTTP server CPU/request below nginx's, same rounds, epoll" "${R[http_cora_epoll_paired]:-}" \
+        ">=" "1.0" "median nginx / cora ${R[http_cora_epoll_paired]:-?} (rounds: ${R[http_cora_epoll_paired_list]:-})"
     target "HTTP client ahead of Go net/http (req/s)" "${R[cora_http_client_rate]:-}" ">=" \
         "${R[go_http_client_rate]:-}" \
         "cora $(kilo cora_http_client_rate), Go $(kilo go_http_client_rate) k req/s"
