@@ -342,6 +342,111 @@ static void failures_survive_other_tasks(void **state)
     remove_certs();
 }
 
+/* ---- many at once ------------------------------------------------------------------ */
+
+/* Thirty-two TLS connections on one loop, handshakes and lines interleaved, every task
+ * parking inside OpenSSL's calls in turn, with clients refused for their CA among
+ * them: each gets its own lines back and the refused ones their own error. */
+enum { MANY = 32 };
+
+struct many {
+    int lfd, port;
+    cora_tls *srv, *good, *bad;
+    int served;
+};
+
+static void *many_serve_conn(void *arg)
+{
+    struct many *m = ((void **)arg)[0];
+    int fd = (int)(intptr_t)((void **)arg)[1];
+    free(arg);
+    cora_stream *s;
+    if (cora_tls_accept(&s, fd, m->srv) < 0) return NULL; /* a refused client */
+    const char *line;
+    ssize_t n;
+    while ((n = cora_stream_readline(s, &line)) > 0)
+        if (cora_stream_write(s, line, (size_t)n) != n || cora_stream_drain(s) < 0) break;
+    cora_stream_write_eof(s);
+    cora_stream_close(s);
+    m->served++;
+    return NULL;
+}
+
+static void *many_accept(void *arg)
+{
+    struct many *m = arg;
+    cora_group g;
+    cora_group_init(&g);
+    for (int i = 0; i < MANY; i++) {
+        int fd = cora_accept(m->lfd, NULL, NULL);
+        if (fd < 0) break;
+        void **a = malloc(2 * sizeof *a);
+        a[0] = m, a[1] = (void *)(intptr_t)fd;
+        cora_group_spawn(&g, many_serve_conn, a, NULL);
+    }
+    cora_group_wait(&g);
+    cora_group_destroy(&g);
+    return NULL;
+}
+
+static void *many_client(void *arg)
+{
+    struct many *m = ((void **)arg)[0];
+    int i = (int)(intptr_t)((void **)arg)[1];
+    free(arg);
+    cora_stream *s;
+    bool refused = i % 8 == 3;
+    int r = cora_tls_connect(&s, "localhost", m->port, refused ? m->bad : m->good);
+    if (refused) return r == -EKEYREJECTED ? NULL : cora_fail(r ? r : -EPROTO);
+    if (r < 0) return cora_fail(r);
+    for (int k = 0; k < 20; k++) {
+        char msg[64];
+        int n = snprintf(msg, sizeof msg, "client %d line %d\n", i, k);
+        const char *line;
+        if (cora_stream_write(s, msg, (size_t)n) != n || cora_stream_drain(s) < 0 ||
+            cora_stream_readline(s, &line) != n || memcmp(line, msg, (size_t)n) != 0) {
+            cora_stream_close(s);
+            return cora_fail(-EBADMSG);
+        }
+    }
+    cora_stream_write_eof(s);
+    cora_stream_close(s);
+    return NULL;
+}
+
+static void *main_many(void *arg)
+{
+    struct many m = {.lfd = cora_tcp_listen("127.0.0.1", 0, &(cora_listen_opts){.backlog = MANY}),
+                     .srv = server_tls(NULL)};
+    m.port = cora_socket_port(m.lfd);
+    assert_int_equal(cora_tls_client(&m.good, &(cora_tls_opts){.ca_file = certs.ca}), 0);
+    assert_int_equal(cora_tls_client(&m.bad, NULL), 0);
+    cora_task *acc = cora_spawn(many_accept, &m);
+    cora_group g;
+    assert_int_equal(cora_group_init(&g), 0);
+    for (int i = 0; i < MANY; i++) {
+        void **a = malloc(2 * sizeof *a);
+        a[0] = &m, a[1] = (void *)(intptr_t)i;
+        assert_int_equal(cora_group_spawn(&g, many_client, a, NULL), 0);
+    }
+    assert_int_equal(cora_group_wait(&g), 0);
+    cora_group_destroy(&g);
+    assert_int_equal(cora_await(acc, NULL), 0);
+    assert_int_equal(m.served, MANY - MANY / 8); /* every one not refused */
+    close(m.lfd);
+    cora_tls_free(m.good);
+    cora_tls_free(m.bad);
+    cora_tls_free(m.srv);
+    return NULL;
+}
+
+static void many_at_once(void **state)
+{
+    make_certs();
+    run_ok(main_many, NULL);
+    remove_certs();
+}
+
 /* ---- real peers: openssl s_client and s_server ----------------------------------- */
 
 static void *main_s_client(void *arg)
@@ -441,6 +546,7 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(bad_certificates_refused),
     CORA_TEST(cut_short_and_resumed),
     CORA_TEST(failures_survive_other_tasks),
+    CORA_TEST(many_at_once),
     CORA_TEST(openssl_s_client_talks_to_us),
     CORA_TEST(we_talk_to_openssl_s_server),
 };
