@@ -400,6 +400,154 @@ static void data_and_end_together(void **state)
     run_ok(main_data_then_end, NULL);
 }
 
+/* ---- bytes received ahead --------------------------------------------------------
+ * On io_uring a stream whose reads come back short gets a multishot receive: the
+ * kernel fills buffers of a ring as bytes arrive, and they wait in cora until read
+ * (src/io/uring.c). These cases read such bytes in small pieces, leave a stream far
+ * behind while many others are too (the ring runs dry; the fd stops taking), close a
+ * stream with bytes unread and reuse its number, and wait for input on the fd itself.
+ * On epoll the same cases hold with the bytes in the socket. */
+
+static unsigned char pat(size_t i, int k)
+{
+    return (unsigned char)(i * 31 + (i >> 11) + (size_t)k * 7);
+}
+
+/* A stream on sp[0], its multishot armed: one short read. */
+static cora_stream *armed_stream(int sp[2])
+{
+    assert_int_equal(cora_socketpair(SOCK_STREAM, sp), 0);
+    cora_stream *s;
+    assert_int_equal(cora_stream_new(&s, sp[0], NULL), 0);
+    assert_int_equal(cora_send_all(sp[1], "x", 1, NULL), 1);
+    char c[64];
+    assert_int_equal(cora_stream_read(s, c, sizeof c), 1); /* short: the next waits first */
+    read_one_later(s, -1, sp[1], 'y');                      /* and arms */
+    return s;
+}
+
+static void *main_ahead_in_pieces(void *arg)
+{
+    (void)arg;
+    int sp[2];
+    cora_stream *s = armed_stream(sp);
+    enum { N = 20000 };
+    static unsigned char out[N], in[N];
+    for (size_t i = 0; i < N; i++)
+        out[i] = pat(i, 0);
+    assert_int_equal(cora_send_all(sp[1], out, N, NULL), N);
+    assert_int_equal(cora_sleep(0.01), 0); /* taken in ahead, on io_uring */
+    /* Input is there, wherever it waits. */
+    assert_int_equal(cora_wait_fd(sp[0], CORA_READABLE), CORA_READABLE);
+    size_t got = 0;
+    while (got < N) {
+        size_t k = N - got < 100 ? N - got : 100;
+        ssize_t n = cora_stream_read(s, in + got, k);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    assert_memory_equal(in, out, N);
+    /* Nothing there now: a wait for input ends when a byte comes. */
+    struct later l = {sp[1], 'z'};
+    cora_task *t = cora_spawn(send_later, &l);
+    assert_int_equal(cora_wait_fd(sp[0], CORA_READABLE), CORA_READABLE);
+    assert_int_equal(cora_await(t, NULL), 0);
+    char c;
+    assert_int_equal(cora_stream_read(s, &c, 1), 1);
+    assert_int_equal(c, 'z');
+    /* The end after bytes: the bytes, then 0. */
+    assert_int_equal(cora_send_all(sp[1], "end", 3, NULL), 3);
+    shutdown(sp[1], SHUT_WR);
+    char buf[16];
+    assert_int_equal(cora_stream_read(s, buf, sizeof buf), 3);
+    assert_int_equal(cora_stream_read(s, buf, sizeof buf), 0);
+    assert_int_equal(cora_stream_close(s), 0);
+    close(sp[1]);
+    return NULL;
+}
+
+static void received_ahead_read_in_pieces(void **state)
+{
+    run_ok(main_ahead_in_pieces, NULL);
+}
+
+enum { BEHIND = 20, BEHIND_BYTES = 64 * 1024 };
+
+/* Twenty streams are sent 64 KiB each and do not read it (on io_uring, enough to hold
+ * every buffer of the ring); meanwhile another stream must still get its bytes. Then
+ * the twenty read theirs, in order. */
+static void *main_far_behind(void *arg)
+{
+    (void)arg;
+    int sp[BEHIND][2], x[2];
+    cora_stream *s[BEHIND];
+    static unsigned char buf[BEHIND_BYTES];
+    for (int k = 0; k < BEHIND; k++)
+        s[k] = armed_stream(sp[k]);
+    cora_stream *sx = armed_stream(x); /* every one armed before the bytes come */
+    for (int k = 0; k < BEHIND; k++) {
+        for (size_t i = 0; i < BEHIND_BYTES; i++)
+            buf[i] = pat(i, k);
+        assert_int_equal(cora_send_all(sp[k][1], buf, BEHIND_BYTES, NULL), BEHIND_BYTES);
+    }
+    assert_int_equal(cora_sleep(0.02), 0); /* taken in, on io_uring, as far as it goes */
+    for (int i = 0; i < 3; i++) read_one_later(sx, -1, x[1], (char)('a' + i));
+    for (int k = 0; k < BEHIND; k++) {
+        size_t got = 0;
+        ssize_t n;
+        shutdown(sp[k][1], SHUT_WR);
+        while ((n = cora_stream_read(s[k], buf, 3000)) > 0) {
+            for (ssize_t j = 0; j < n; j++)
+                if (buf[j] != pat(got + (size_t)j, k)) fail_msg("stream %d: byte %zu differs", k, got + (size_t)j);
+            got += (size_t)n;
+        }
+        assert_int_equal(n, 0);
+        assert_int_equal(got, BEHIND_BYTES);
+        assert_int_equal(cora_stream_close(s[k]), 0);
+        close(sp[k][1]);
+    }
+    read_one_later(sx, -1, x[1], 'z');
+    assert_int_equal(cora_stream_close(sx), 0);
+    close(x[1]);
+    return NULL;
+}
+
+static void readers_far_behind(void **state)
+{
+    run_ok(main_far_behind, NULL);
+}
+
+static void *main_closed_unread(void *arg)
+{
+    (void)arg;
+    for (int round = 0; round < 3; round++) {
+        int sp[2];
+        cora_stream *s = armed_stream(sp);
+        int n = sp[0];
+        assert_int_equal(cora_send_all(sp[1], "old bytes", 9, NULL), 9);
+        assert_int_equal(cora_sleep(0.005), 0); /* taken in ahead, never read */
+        assert_int_equal(cora_stream_close(s), 0);
+        close(sp[1]);
+        /* A new stream under the same number sees only its own bytes. */
+        s = armed_stream(sp);
+        assert_int_equal(sp[0], n);
+        assert_int_equal(cora_send_all(sp[1], "new", 3, NULL), 3);
+        shutdown(sp[1], SHUT_WR);
+        char buf[32];
+        assert_int_equal(cora_stream_read(s, buf, sizeof buf), 3);
+        assert_memory_equal(buf, "new", 3);
+        assert_int_equal(cora_stream_read(s, buf, sizeof buf), 0);
+        assert_int_equal(cora_stream_close(s), 0);
+        close(sp[1]);
+    }
+    return NULL;
+}
+
+static void closed_with_bytes_unread(void **state)
+{
+    run_ok(main_closed_unread, NULL);
+}
+
 static const struct CMUnitTest tests[] = {
     CORA_TEST(lines_and_records_across_chunks),
     CORA_TEST(limits_and_exact_reads),
@@ -409,6 +557,9 @@ static const struct CMUnitTest tests[] = {
     CORA_TEST(fd_reuse_between_streams_and_raw_fds),
     CORA_TEST(dup_outliving_a_stream),
     CORA_TEST(data_and_end_together),
+    CORA_TEST(received_ahead_read_in_pieces),
+    CORA_TEST(readers_far_behind),
+    CORA_TEST(closed_with_bytes_unread),
 };
 
 CORA_TEST_MAIN("stream", tests)

@@ -38,7 +38,11 @@ struct cora_stream {
     size_t out_cap, out_start, out_end;
 };
 
-int cora_stream_new(cora_stream **out, int fd, const cora_stream_opts *opts)
+/* `fresh`: the fd comes from outside, so whatever the loop kept for an older file
+ * under its number is forgotten; a TLS stream's fd is the one its handshake just
+ * used (through the same operations), and what the loop keeps for it (bytes received
+ * ahead, on io_uring) is its own. */
+static int stream_make(cora_stream **out, int fd, const cora_stream_opts *opts, bool fresh)
 {
     if (!out || fd < 0) {
         if (fd >= 0) close(fd);
@@ -57,12 +61,17 @@ int cora_stream_new(cora_stream **out, int fd, const cora_stream_opts *opts)
         close(fd);
         return -ENOMEM;
     }
-    cora__io_forget(fd); /* whatever the loop knew of an older fd with this number */
+    if (fresh) cora__io_forget(fd);
     s->fd = fd;
     s->in_cap = rl;
     s->out_cap = wl;
     *out = s;
     return 0;
+}
+
+int cora_stream_new(cora_stream **out, int fd, const cora_stream_opts *opts)
+{
+    return stream_make(out, fd, opts, true);
 }
 
 int cora_stream_connect(cora_stream **out, const char *host, int port)
@@ -109,7 +118,7 @@ static int s_wait_writable(cora_stream *s)
 
 int cora__stream_new_tls(cora_stream **out, int fd, void *ssl)
 {
-    int r = cora_stream_new(out, fd, NULL);
+    int r = stream_make(out, fd, NULL, false);
     if (r < 0) return r;
     (*out)->ssl = ssl;
     cora__tls_alpn(ssl, (*out)->alpn, sizeof (*out)->alpn);

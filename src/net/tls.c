@@ -187,18 +187,23 @@ typedef struct tls_io {
 /* Runs one read or write for OpenSSL. Returns bytes (>= 0), or -1 with either the
  * retry flag and io->cause set (cancelled: the connection stays usable) or io->err
  * and errno set (the socket failed). */
-/* Without waiting, as the socket BIO does: for OpenSSL's I/O with errors queued. */
+/* For OpenSSL's I/O with errors queued: a send without waiting, as the socket BIO
+ * does. A receive is not made here (on io_uring the loop may hold bytes received
+ * ahead for this fd, which a direct recv would skip): "retry" brings the caller back
+ * with the queue cleared, and the receive is then made as usual. */
 static int bio_op_now(BIO *b, tls_io *io, int kind, void *buf, size_t len, size_t *done)
 {
-    ssize_t n = kind == CORA__OP_RECV ? recv(io->fd, buf, len, MSG_DONTWAIT)
-                                      : send(io->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (kind == CORA__OP_RECV) {
+        BIO_set_retry_read(b);
+        return -1;
+    }
+    ssize_t n = send(io->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n >= 0) {
-        if (kind == CORA__OP_RECV && n == 0) BIO_set_flags(b, BIO_FLAGS_IN_EOF);
         *done = (size_t)n;
         return n > 0 || len == 0 ? 1 : 0;
     }
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        kind == CORA__OP_RECV ? BIO_set_retry_read(b) : BIO_set_retry_write(b);
+        BIO_set_retry_write(b);
         return -1;
     }
     io->err = -errno;
