@@ -44,7 +44,10 @@ int cora_stream_connect(cora_stream **out, const char *host, int port);
  * were dropped (>= 0). Never suspends. */
 ssize_t cora_stream_close(cora_stream *s);
 
-/* The socket, for options (cora_tcp_nodelay...). Still owned by the stream. */
+/* The socket, for options (cora_tcp_nodelay...). Still owned by the stream: read it
+ * only through the stream, which may have taken bytes in ahead (into its buffer, and
+ * on io_uring into the loop's receive ring). A wait for input on it (cora_wait_fd)
+ * counts the loop's, not the stream's buffer: check cora_stream_peek first. */
 int cora_stream_fd(const cora_stream *s);
 
 /* ---- reading -------------------------------------------------------------------- */
