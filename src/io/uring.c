@@ -375,12 +375,13 @@ static void prep_recv(struct io_uring_sqe *sqe, cora__op *op)
 
 /* Submits a stream's receive through its fd's queue. Returns as backend->submit, or
  * 2 to have the caller submit a plain receive. */
-static int ms_submit(cora_loop *loop, uring_data *u, cora__op *op)
+static int ms_submit(uring_data *u, cora__op *op)
 {
-    (void)loop;
     ms_fd *m = ms_lookup(u, op->fd);
     if (!m && !(op->hints & CORA__HINT_EMPTY)) return 2; /* full reads: plain is better */
-    if (!u->br && (u->ms_off || (u->ms_off = ms_setup(u) < 0))) return 2;
+    if (op->len == 0) return 2; /* taking 0 bytes from the queue would read as the end */
+    if (!u->br && !u->ms_off && ms_setup(u) < 0) u->ms_off = true; /* not on this kernel */
+    if (!u->br) return 2;
     if (!m && u->free_bufs < MS_LOW) return 2;
     if (!m && !(m = ms_get(u, op->fd))) return 2;
     if (m->waiter) return -EBUSY; /* one reader at a time, as a stream has */
@@ -575,7 +576,7 @@ static int uring_submit(cora_loop *loop, cora__op *op)
 {
     uring_data *u = data_of(loop);
     if (op->kind == CORA__OP_RECV && (op->hints & CORA__HINT_OWNED) && !op->flags) {
-        int r = ms_submit(loop, u, op);
+        int r = ms_submit(u, op);
         if (r != 2) return r;
     }
     ms_fd *m;
